@@ -1,0 +1,1 @@
+"""Tamper-evident audit trail in SQL: hash-chained rows, verification, export."""

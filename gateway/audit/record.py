@@ -1,0 +1,44 @@
+"""What one audited event says, before it gets its sequence number and hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+AuditKind = Literal["ask", "search", "admin", "ingest", "delete"]
+AuditStatus = Literal["answered", "no_answer", "refused", "failed", "ok"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedRef:
+    """A chunk that was retrieved for an answer, as it was at that moment."""
+
+    chunk_id: str
+    document_id: str
+    version: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One row of the audit trail (the chain fields are added by the audit log)."""
+
+    request_id: str
+    kind: AuditKind
+    status: AuditStatus
+    tenant: str
+    subject: str
+    groups: tuple[str, ...]
+    policy_version: int
+    occurred_at: datetime
+    action: str = ""
+    """For admin events: what was done (``policy.add``, ``document.delete``...)."""
+    question: str | None = None
+    answer: str | None = None
+    citations: tuple[dict[str, Any], ...] = ()
+    retrieved: tuple[RetrievedRef, ...] = ()
+    generator: str | None = None
+    guards: dict[str, Any] = field(default_factory=dict)
+    latencies_ms: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Authorization: the Casbin facade, the ACL filter compiler and policy administration."""

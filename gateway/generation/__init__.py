@@ -1,0 +1,1 @@
+"""Answer generation behind the ``Generator`` protocol."""

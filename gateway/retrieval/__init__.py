@@ -1,0 +1,1 @@
+"""Permission-aware hybrid retrieval: value types, backends, fusion, embedding, chunking."""

