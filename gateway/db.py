@@ -30,8 +30,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     # WAL lets readers proceed during the serialized audit writes; busy_timeout makes concurrent
     # writers wait instead of failing with "database is locked".
-    cur.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout first: switching a fresh file to WAL takes a lock that racing processes must wait for.
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

@@ -1,0 +1,181 @@
+"""The hash chain: how an audit row becomes bytes, and how those bytes are hashed.
+
+``row_hash = SHA-256(canonical_row(every column except row_hash))``, hex encoded. The hashed
+columns include ``sequence``, ``request_id`` and ``prev_hash``, so a row can be neither moved,
+re-numbered nor re-linked without changing its hash. The first row's ``prev_hash`` is
+:data:`GENESIS_HASH` (64 zeros).
+
+Canonical JSON (:func:`canonical_row`; compliance exports reuse it, so it is a contract):
+
+* a JSON object with keys sorted by Unicode code point, separators ``,`` and ``:`` (no
+  whitespace), non-ASCII characters written as themselves, encoded as UTF-8;
+* datetimes as RFC 3339 in UTC with exactly six fractional digits and a ``Z``
+  (``2026-11-25T11:02:30.000000Z``); a naive datetime is taken to be UTC already;
+* tuples as arrays; mapping keys as strings;
+* floats as Python's ``repr`` (the shortest decimal that reads back as the same double), which
+  is what ``json.dumps`` writes. Non-finite floats, which JSON cannot carry, become the strings
+  ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``;
+* any other value (``Decimal``, ``UUID``, enums...) as ``str(value)``.
+
+This is deliberately *not* RFC 8785 (JCS sorts keys by UTF-16 code units and formats numbers
+the ECMAScript way); a verifier in another language must follow the rules above.
+
+Values are normalised by :func:`stored_row` *before* they are stored, so that what the database
+gives back hashes exactly like what was written: retrieval scores are rounded to
+:data:`SCORE_DECIMALS` and latencies to :data:`LATENCY_DECIMALS` decimals, timestamps are
+converted to UTC, and text loses what PostgreSQL cannot store (NUL becomes U+FFFD; an unpaired
+surrogate, which UTF-8 cannot encode, becomes ``?``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.audit.record import AuditRecord
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first row."""
+
+SCORE_DECIMALS = 6
+LATENCY_DECIMALS = 3
+"""Latencies are in milliseconds, so three decimals keep microseconds."""
+
+HASHED_FIELDS: tuple[str, ...] = (
+    "sequence",
+    "request_id",
+    "occurred_at",
+    "tenant",
+    "subject",
+    "groups",
+    "policy_version",
+    "kind",
+    "action",
+    "status",
+    "question",
+    "answer",
+    "citations",
+    "retrieved",
+    "generator",
+    "guards",
+    "latencies_ms",
+    "details",
+    "prev_hash",
+)
+"""Every column of ``audit_log`` except ``row_hash``: what the hash covers."""
+
+ROW_FIELDS: tuple[str, ...] = (*HASHED_FIELDS, "row_hash")
+
+
+def rfc3339(value: datetime) -> str:
+    """``value`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (naive means UTC already)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    # isoformat, unlike strftime("%Y"), always writes four year digits.
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+def clean_text(value: str) -> str:
+    """``value`` without the characters PostgreSQL text or UTF-8 cannot hold (see module doc)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as plain JSON data, following the canonical rules. Idempotent."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, Mapping):
+        return {clean_text(str(k)): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if value is None or isinstance(value, bool | int):
+        return value
+    return rfc3339(value) if isinstance(value, datetime) else clean_text(str(value))
+
+
+def canonical_row(row: Mapping[str, Any]) -> bytes:
+    """The canonical JSON bytes of ``row`` (every key it has; see the module doc for the rules).
+
+    Stable under key order and under the difference between a ``datetime`` and its RFC 3339
+    string, so rows read back from SQLite, PostgreSQL or an export serialise identically.
+    """
+    data = json_value(row)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of the row's :data:`HASHED_FIELDS`."""
+    return hashlib.sha256(canonical_row({name: row[name] for name in HASHED_FIELDS})).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _opt_text(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
+def stored_row(record: AuditRecord, *, sequence: int, prev_hash: str) -> dict[str, Any]:
+    """The column values to insert for ``record`` (normalised, ``row_hash`` included)."""
+    row: dict[str, Any] = {
+        "sequence": sequence,
+        "request_id": clean_text(record.request_id),
+        "occurred_at": _utc(record.occurred_at),
+        "tenant": clean_text(record.tenant),
+        "subject": clean_text(record.subject),
+        "groups": [clean_text(g) for g in record.groups],
+        "policy_version": int(record.policy_version),
+        "kind": clean_text(record.kind),
+        "action": clean_text(record.action),
+        "status": clean_text(record.status),
+        "question": _opt_text(record.question),
+        "answer": _opt_text(record.answer),
+        "citations": json_value(list(record.citations)),
+        "retrieved": [
+            {
+                "chunk_id": clean_text(ref.chunk_id),
+                "document_id": clean_text(ref.document_id),
+                "version": int(ref.version),
+                "score": json_value(round(float(ref.score), SCORE_DECIMALS)),
+            }
+            for ref in record.retrieved
+        ],
+        "generator": _opt_text(record.generator),
+        "guards": json_value(record.guards),
+        "latencies_ms": {
+            clean_text(str(k)): json_value(round(float(v), LATENCY_DECIMALS))
+            for k, v in record.latencies_ms.items()
+        },
+        "details": json_value(record.details),
+        "prev_hash": prev_hash,
+    }
+    row["row_hash"] = row_hash(row)
+    return row
+
+
+def canonical_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A stored row as plain JSON data (timestamps as RFC 3339 strings), all of :data:`ROW_FIELDS`."""
+    return {name: json_value(row[name]) for name in ROW_FIELDS}

@@ -1,0 +1,157 @@
+"""The audit log: append hash-chained rows, read them back, verify the chain.
+
+Appends are serialised so the chain never forks, across threads and processes alike:
+
+* PostgreSQL: ``pg_advisory_xact_lock`` on a constant key, inside the inserting transaction
+  (READ COMMITTED, so the read of the last row after the lock sees every committed append);
+* SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock before the last row is read
+  (``busy_timeout`` from :func:`gateway.db.make_engine` makes other writers wait for it).
+
+The primary key on ``sequence`` is the backstop: a writer that skipped the lock would fail
+rather than fork the chain. Writes use SQLAlchemy Core on one connection, not the ORM.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.audit.chain import GENESIS_HASH, canonical_dict, stored_row
+from gateway.audit.models import AUDIT_TABLE
+from gateway.audit.record import AuditRecord
+from gateway.audit.verify import VerifyResult, verify_rows
+from gateway.errors import AuditUnavailable
+
+logger = logging.getLogger(__name__)
+
+ADVISORY_LOCK_KEY = 0x6761_7465_6175_6474
+"""Arbitrary constant (``"gateaudt"`` in ASCII) that every gateway process locks to append."""
+
+MAX_SEARCH_LIMIT = 1000
+
+T = AUDIT_TABLE
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Where an appended record landed in the chain."""
+
+    sequence: int
+    row_hash: str
+
+
+class AuditLog:
+    """The tamper-evident audit trail on one SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    def append(self, record: AuditRecord) -> AuditEntry:
+        """Write ``record`` as the next row of the chain and commit it.
+
+        Raises:
+            AuditUnavailable: the row could not be written (the cause is logged, not exposed).
+        """
+        try:
+            with self._engine.connect() as conn:
+                self._begin_serialised(conn)
+                last = conn.execute(
+                    select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)
+                ).first()
+                sequence, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
+                row = stored_row(record, sequence=sequence, prev_hash=prev_hash)
+                conn.execute(insert(T), row)
+                conn.commit()
+        except SQLAlchemyError as exc:
+            logger.error("audit append failed (request %s)", record.request_id, exc_info=exc)
+            raise AuditUnavailable() from exc
+        return AuditEntry(sequence=sequence, row_hash=row["row_hash"])
+
+    def _begin_serialised(self, conn: Connection) -> None:
+        """Start the append transaction holding the chain's write lock."""
+        if self._dialect == "sqlite":
+            # pysqlite (Python < 3.12 "legacy" transaction control) begins no transaction before
+            # a SELECT and only a deferred one before an INSERT; the lock must be taken before
+            # the last row is read, so say BEGIN IMMEDIATE ourselves. SQLAlchemy's commit and
+            # rollback then end it through the driver as usual.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif self._dialect == "postgresql":
+            conn.execution_options(isolation_level="READ COMMITTED")
+            conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+
+    def ping(self) -> None:
+        """Check that the audit table can be read.
+
+        Raises:
+            AuditUnavailable: the database or the table is not there.
+        """
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(select(T.c.sequence).limit(1)).first()
+        except SQLAlchemyError as exc:
+            logger.error("audit store ping failed", exc_info=exc)
+            raise AuditUnavailable() from exc
+
+    def iter_rows(self, *, since: int = 0, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Rows with ``sequence > since`` as canonical dicts, in sequence order, ``batch`` at a time.
+
+        Each batch is its own short query (keyset pagination), so no transaction or cursor is
+        held open while the caller works, and memory stays bounded by ``batch``.
+
+        Raises:
+            AuditUnavailable: a batch could not be read.
+        """
+        after = since
+        while True:
+            rows = self._fetch(select(T).where(T.c.sequence > after).order_by(T.c.sequence).limit(batch))
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = int(rows[-1]["sequence"])
+
+    def verify(self, *, progress: Callable[[int], None] | None = None, batch: int = 1000) -> VerifyResult:
+        """Walk the whole chain from sequence 1 (see :mod:`gateway.audit.verify` for what it finds).
+
+        Raises:
+            AuditUnavailable: the rows could not be read.
+        """
+        return verify_rows(self.iter_rows(batch=batch), progress=progress, progress_every=batch)
+
+    def search(
+        self,
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        before_sequence: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest rows matching every given filter, newest first, as canonical dicts.
+
+        ``before_sequence`` pages backwards (pass the last sequence of the previous page);
+        ``limit`` is clamped to 1..:data:`MAX_SEARCH_LIMIT`.
+        """
+        query = select(T).order_by(T.c.sequence.desc()).limit(max(1, min(limit, MAX_SEARCH_LIMIT)))
+        if tenant is not None:
+            query = query.where(T.c.tenant == tenant)
+        if subject is not None:
+            query = query.where(T.c.subject == subject)
+        if kind is not None:
+            query = query.where(T.c.kind == kind)
+        if before_sequence is not None:
+            query = query.where(T.c.sequence < before_sequence)
+        return self._fetch(query)
+
+    def _fetch(self, query: Any) -> list[dict[str, Any]]:
+        try:
+            with self._engine.connect() as conn:
+                return [canonical_dict(r) for r in conn.execute(query).mappings()]
+        except SQLAlchemyError as exc:
+            logger.error("audit read failed", exc_info=exc)
+            raise AuditUnavailable() from exc

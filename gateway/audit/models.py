@@ -1,0 +1,53 @@
+"""The audit table: one hash-chained row per audited event.
+
+The mapped class exists for Alembic's autogenerate and for readers; the audit log itself writes
+and reads through SQLAlchemy Core on :data:`AUDIT_TABLE` (the ORM unit of work costs several
+hundred microseconds a row, see ``MEASUREMENTS.md``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base
+
+
+class AuditRow(Base):
+    """One audited event. Every column except ``row_hash`` is inside the hashed content."""
+
+    __tablename__ = "audit_log"
+
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    """Gapless position in the chain, 1..n. The primary key is the uniqueness backstop."""
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    """UTC, microsecond precision (stored as such on SQLite and PostgreSQL alike)."""
+    tenant: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    groups: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    policy_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(128), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    question: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    retrieved: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    """``[{chunk_id, document_id, version, score}]``, scores rounded before storing."""
+    generator: Mapped[str | None] = mapped_column(String(255))
+    guards: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    latencies_ms: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False)
+    """Per-stage latencies in milliseconds, rounded before storing."""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    """``row_hash`` of the previous row; 64 zeros for the first row."""
+    row_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    """SHA-256 (hex) of :func:`gateway.audit.chain.canonical_row` over every other column."""
+
+
+AUDIT_TABLE: Table = cast(Table, AuditRow.__table__)
+"""The Core table the audit log inserts into and reads from."""
