@@ -1,0 +1,378 @@
+"""``EmbeddedRetriever``: hybrid, permission-filtered search on one machine, with no server.
+
+On disk under one directory: ``chunks.sqlite3`` (the chunk store, source of truth: text,
+metadata, vectors) and ``lexical/`` (tantivy, rebuilt from the store when missing, corrupt or
+behind). In memory: vectors and ACL postings as numpy arrays (``vectors.py``).
+
+Consistency: one writer at a time (a lock). A write commits the store and the lexical index,
+then publishes a new immutable ``_Snapshot`` (tantivy searcher + vector snapshot) by swapping
+one reference. A search reads that reference once and uses only it, so it sees one version of
+every document, never a mix and never none.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import tantivy
+
+from gateway.errors import SearchUnavailable
+from gateway.retrieval.base import Chunk, Hit, IndexInfo, SearchRequest, Vector
+from gateway.retrieval.embedded.highlight import highlights
+from gateway.retrieval.embedded.lexical import LexicalIndex, analyzer, document_key
+from gateway.retrieval.embedded.store import ChunkStore, HitRow, split_values
+from gateway.retrieval.embedded.vectors import VectorBuilder, VectorSnapshot
+from gateway.retrieval.fusion import fuse, top_k
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_RETRIES = 3
+
+
+class _StaleSnapshot(Exception):
+    """A row of the snapshot was removed by compaction meanwhile; search again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    searcher: tantivy.Searcher
+    vectors: VectorSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    rows: list[int]
+    scores: list[float]
+
+
+class EmbeddedRetriever:
+    """The ``Retriever`` protocol over a local directory. Thread-safe: many searches, one writer.
+
+    Extra methods beyond the protocol: ``replace_documents`` (bulk, one commit),
+    ``compact``, ``count``, ``stats``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        compact_dead_ratio: float = 0.3,
+        gather_fraction: float = 0.3,
+        writer_heap_bytes: int = 64_000_000,
+    ) -> None:
+        self._dir = directory
+        self._compact_ratio = compact_dead_ratio
+        self._gather_fraction = gather_fraction
+        self._lock = threading.Lock()
+        self._analyzer = analyzer()
+        self._closed = False
+        self._broken = False
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._store = ChunkStore(directory / "chunks.sqlite3")
+            self._lexical = LexicalIndex(directory / "lexical", heap_bytes=writer_heap_bytes)
+            self._open()
+        except SearchUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("embedded index at %s cannot be opened", directory)
+            raise SearchUnavailable("the embedded search index cannot be opened") from exc
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        dimension = self._store.get_meta("dimension")
+        self._dimension = int(dimension) if dimension else 0
+        self._next_row = max(int(self._store.get_meta("next_row") or 0), self._store.max_row() + 1)
+        generation = self._store.get_meta("generation") or "0"
+        if self._lexical.open(generation):
+            self._rebuild_lexical(generation)
+        self._builder = VectorBuilder(self._dimension, self._gather_fraction)
+        if self._dimension:
+            for batch in self._store.iter_live(self._dimension):
+                self._builder.append(
+                    batch.rows,
+                    batch.vectors,
+                    tenants=batch.tenants,
+                    collections=batch.collections,
+                    acl_allow=batch.acl_allow,
+                    acl_deny=batch.acl_deny,
+                )
+        self._publish()
+
+    def _rebuild_lexical(self, generation: str) -> None:
+        if self._next_row:
+            log.warning("rebuilding the lexical index at %s from the chunk store", self._dir)
+        for batch in self._store.iter_live_for_lexical():
+            self._lexical.apply((), batch)
+        self._lexical.apply((), ())
+        self._lexical.mark_clean(generation)
+
+    def _publish(self) -> None:
+        self._snapshot = _Snapshot(self._lexical.searcher(), self._builder.snapshot())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._lexical.close()
+            self._store.close()
+
+    def ping(self) -> None:
+        """Raise ``SearchUnavailable`` unless searches can be served now."""
+        self._usable()
+        try:
+            self._store.reader().execute("SELECT 1").fetchone()
+            self._snapshot.searcher.search(tantivy.Query.empty_query(), 1, count=False)
+        except Exception as exc:
+            raise SearchUnavailable("the embedded search index is not usable") from exc
+
+    def _usable(self) -> None:
+        if self._closed:
+            raise SearchUnavailable("the embedded search index is closed")
+        if self._broken:
+            raise SearchUnavailable("the embedded search index needs a restart (a write failed half-way)")
+
+    # -- index metadata -----------------------------------------------------------------------
+
+    def ensure_index(self, embedding_model: str, dimension: int) -> IndexInfo:
+        """Record model and dimension on first use; refuse any other pair afterwards."""
+        with self._lock:
+            self._usable()
+            model = self._store.get_meta("embedding_model")
+            if model is None:
+                with self._store.transaction():
+                    self._store.set_meta("embedding_model", embedding_model)
+                    self._store.set_meta("dimension", str(dimension))
+                self._dimension = dimension
+                self._builder = VectorBuilder(dimension, self._gather_fraction)
+                self._publish()
+            elif model != embedding_model or self._dimension != dimension:
+                raise SearchUnavailable(
+                    f"the index was built with {model} ({self._dimension} dimensions), not "
+                    f"{embedding_model} ({dimension}); re-index or configure the original model"
+                )
+            return IndexInfo(embedding_model, dimension, self._snapshot.vectors.live_count)
+
+    def count(self) -> int:
+        """Live chunks."""
+        return self._snapshot.vectors.live_count
+
+    def stats(self) -> dict[str, int]:
+        """Live, dead (awaiting compaction) and total in-memory rows."""
+        snap = self._snapshot.vectors
+        return {"live": snap.live_count, "dead": snap.count - snap.live_count, "rows": snap.count}
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def replace_document(self, tenant: str, document_id: str, chunks: Sequence[Chunk]) -> None:
+        self.replace_documents([(tenant, document_id, chunks)])
+
+    def delete_document(self, tenant: str, document_id: str) -> None:
+        self.replace_documents([(tenant, document_id, ())])
+
+    def replace_documents(self, items: Sequence[tuple[str, str, Sequence[Chunk]]]) -> None:
+        """Replace many documents in one transaction and one commit (bulk ingest)."""
+        chunks = [c for _, _, doc_chunks in items for c in doc_chunks]
+        for tenant, document_id, doc_chunks in items:
+            if any(c.tenant != tenant or c.document_id != document_id for c in doc_chunks):
+                raise ValueError("every chunk must belong to the document being replaced")
+        with self._lock:
+            self._usable()
+            if not self._dimension:
+                raise SearchUnavailable("the embedded index is not initialised (ensure_index first)")
+            vectors = self._vectors_of(chunks)
+            self._write(items, chunks, vectors)
+            if self._builder.dead > self._compact_ratio * max(1, self._builder.count):
+                self._compact_locked()
+
+    def _vectors_of(self, chunks: Sequence[Chunk]) -> Vector:
+        out = np.empty((len(chunks), self._dimension), dtype=np.float32)
+        for i, chunk in enumerate(chunks):
+            if chunk.vector is None or chunk.vector.shape != (self._dimension,):
+                raise ValueError(f"chunk {chunk.chunk_id} needs a {self._dimension}-dimensional vector")
+            out[i] = chunk.vector
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0.0] = 1.0
+        result: Vector = out / norms
+        return result
+
+    def _write(
+        self, items: Sequence[tuple[str, str, Sequence[Chunk]]], chunks: list[Chunk], vectors: Vector
+    ) -> None:
+        first = self._next_row
+        rows = np.arange(first, first + len(chunks), dtype=np.int64)
+        generation = str(int(self._store.get_meta("generation") or "0") + 1)
+        try:
+            with self._store.transaction():
+                dead = [r for tenant, doc, _ in items for r in self._store.live_rows_of(tenant, doc)]
+                self._store.mark_dead(dead)
+                self._store.insert(first, chunks, vectors)
+                self._store.set_meta("next_row", str(first + len(chunks)))
+                self._store.set_meta("generation", generation)
+                self._lexical.mark_dirty()
+                try:
+                    keys = [document_key(tenant, doc) for tenant, doc, _ in items]
+                    self._lexical.apply(keys, list(zip(rows.tolist(), chunks, strict=True)))
+                except Exception:
+                    self._lexical.rollback()
+                    raise
+        except Exception as exc:
+            # Either both committed, or neither did unless the store's COMMIT itself failed.
+            self._broken = self._store.get_meta("generation") == generation
+            if not self._broken:
+                self._lexical.mark_clean(str(int(generation) - 1))
+            log.exception("embedded index write failed")
+            raise SearchUnavailable("the embedded search index could not be written") from exc
+        self._next_row = first + len(chunks)
+        try:
+            self._lexical.mark_clean(generation)
+            self._builder.kill(dead)
+            self._builder.append(
+                rows,
+                vectors,
+                tenants=[c.tenant for c in chunks],
+                collections=[c.collection for c in chunks],
+                acl_allow=[c.acl_allow for c in chunks],
+                acl_deny=[c.acl_deny for c in chunks],
+            )
+            self._publish()
+        except Exception as exc:
+            # Both stores committed but memory did not follow: stop serving until a restart reloads.
+            self._broken = True
+            log.exception("embedded index in-memory update failed")
+            raise SearchUnavailable("the embedded search index needs a restart") from exc
+
+    def compact(self) -> None:
+        """Drop dead rows from memory and from the chunk store (tantivy merges on its own)."""
+        with self._lock:
+            self._usable()
+            self._compact_locked()
+
+    def _compact_locked(self) -> None:
+        self._builder = self._builder.compacted()
+        self._publish()
+        # Searches still holding the old snapshot may look these rows up: they retry (see _fetch).
+        with self._store.transaction():
+            self._store.delete_dead()
+
+    # -- searching ----------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """RRF or weighted fusion of the filtered BM25 and vector candidates, then top-k."""
+
+        def run(snap: _Snapshot) -> list[Hit]:
+            n = max(request.k, request.fusion.candidates)
+            lexical = self._hits(self._lexical_ranked(snap, request, n), "lexical")
+            vector = self._hits(self._vector_ranked(snap, request, n), "vector")
+            fused = top_k(
+                fuse(lexical, vector, request.fusion), request.k, one_per_document=request.one_per_document
+            )
+            return self._finish(fused, request)
+
+        return self._guarded(run, request)
+
+    def lexical_search(self, request: SearchRequest) -> list[Hit]:
+        """The filtered BM25 candidate list ``search`` fuses: top ``max(k, fusion.candidates)`` chunks."""
+
+        def run(snap: _Snapshot) -> list[Hit]:
+            ranked = self._lexical_ranked(snap, request, max(request.k, request.fusion.candidates))
+            return self._finish(self._hits(ranked, "lexical"), request)
+
+        return self._guarded(run, request)
+
+    def vector_search(self, request: SearchRequest) -> list[Hit]:
+        """The filtered exact-cosine candidate list ``search`` fuses (same size as ``lexical_search``)."""
+
+        def run(snap: _Snapshot) -> list[Hit]:
+            ranked = self._vector_ranked(snap, request, max(request.k, request.fusion.candidates))
+            return self._finish(self._hits(ranked, "vector"), request)
+
+        return self._guarded(run, request)
+
+    def _guarded(self, run: Callable[[_Snapshot], T], request: SearchRequest) -> T:
+        """Run a search on a consistent snapshot; any failure is ``SearchUnavailable``, never partial."""
+        self._usable()
+        try:
+            for _ in range(_RETRIES):
+                try:
+                    return run(self._snapshot)
+                except _StaleSnapshot:
+                    continue
+            raise RuntimeError("the index kept changing under the search")
+        except SearchUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("embedded search failed")
+            raise SearchUnavailable("the embedded search failed") from exc
+
+    def _lexical_ranked(self, snap: _Snapshot, request: SearchRequest, n: int) -> _Ranked:
+        acl = self._lexical.acl_query(request.acl, request.collections)
+        text = self._lexical.text_query(self._terms(request.text))
+        if acl is None or text is None:
+            return _Ranked([], [])
+        found = LexicalIndex.search(snap.searcher, text, acl, n)
+        return _Ranked([r for r, _ in found], [s for _, s in found])
+
+    def _vector_ranked(self, snap: _Snapshot, request: SearchRequest, n: int) -> _Ranked:
+        vectors = snap.vectors
+        if vectors.count == 0:
+            return _Ranked([], [])
+        query = np.asarray(request.vector, dtype=np.float32).reshape(-1)
+        if query.shape != (vectors.dimension,):
+            raise ValueError(f"query vector has {query.size} dimensions, the index {vectors.dimension}")
+        norm = float(np.linalg.norm(query))
+        query = query / norm if norm else query
+        positions, scores = vectors.top(query, vectors.visible(request.acl, request.collections), n)
+        return _Ranked(vectors.rows[positions].tolist(), scores.tolist())
+
+    def _hits(self, ranked: _Ranked, side: str) -> list[Hit]:
+        found = self._store.fetch_hits(ranked.rows)
+        if len(found) != len(ranked.rows):
+            raise _StaleSnapshot
+        return [
+            _hit(found[row], score, rank, side)
+            for rank, (row, score) in enumerate(zip(ranked.rows, ranked.scores, strict=True), 1)
+        ]
+
+    def _terms(self, text: str) -> list[str]:
+        return list(dict.fromkeys(self._analyzer.analyze(text)))
+
+    def _finish(self, hits: list[Hit], request: SearchRequest) -> list[Hit]:
+        """Defence in depth: re-check every hit against the filter, then add highlights."""
+        scope = request.collections
+        for hit in hits:
+            allowed = request.acl.matches(hit.tenant, hit.collection, hit.acl_allow, hit.acl_deny)
+            if not allowed or (scope is not None and hit.collection not in scope):
+                raise RuntimeError("a hit failed the ACL re-check: refusing the whole result")
+        terms = frozenset(self._terms(request.text))
+        return [_with_highlights(hit, highlights(hit.text, terms, self._analyzer)) for hit in hits]
+
+
+def _hit(row: HitRow, score: float, rank: int, side: str) -> Hit:
+    _, chunk_id, document_id, tenant, collection, version, title, text, allow, deny = row
+    return Hit(
+        chunk_id=chunk_id,
+        document_id=document_id,
+        tenant=tenant,
+        collection=collection,
+        version=version,
+        title=title,
+        text=text,
+        score=score,
+        acl_allow=split_values(allow),
+        acl_deny=split_values(deny),
+        lexical_rank=rank if side == "lexical" else None,
+        vector_rank=rank if side == "vector" else None,
+    )
+
+
+def _with_highlights(hit: Hit, found: tuple[str, ...]) -> Hit:
+    return replace(hit, highlights=found) if found else hit

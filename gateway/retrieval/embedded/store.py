@@ -1,0 +1,222 @@
+"""The chunk store: one SQLite file, the source of truth for the embedded engine.
+
+It holds every chunk's text, metadata and vector. The tantivy index and the in-memory arrays
+are derived from it and rebuilt from it. Row ids are assigned here, increase monotonically and
+are never reused (a high-water mark lives in ``meta``), so a row id always names the same
+immutable chunk: rows are only ever inserted, marked dead, or (on compaction) deleted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.retrieval.base import Chunk
+
+SEP = "\x1f"
+"""Joins multi-valued fields (ACL principals, labels); refused inside a value."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    row INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    acl_allow TEXT NOT NULL,
+    acl_deny TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    live INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS chunks_live_doc ON chunks (tenant, document_id) WHERE live = 1;
+"""
+
+HIT_COLUMNS = "row, chunk_id, document_id, tenant, collection, version, title, text, acl_allow, acl_deny"
+HitRow = tuple[int, str, str, str, str, int, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedRows:
+    """A batch of live rows as the in-memory index needs them (no text)."""
+
+    rows: npt.NDArray[np.int64]
+    vectors: npt.NDArray[np.float32]
+    tenants: list[str]
+    collections: list[str]
+    acl_allow: list[tuple[str, ...]]
+    acl_deny: list[tuple[str, ...]]
+
+
+def join_values(values: Sequence[str]) -> str:
+    """Join a multi-valued field for storage; a value holding the separator is refused."""
+    if any(SEP in v for v in values):
+        raise ValueError("ACL principals and labels may not contain the \\x1f character")
+    return SEP.join(values)
+
+
+def split_values(joined: str) -> tuple[str, ...]:
+    return tuple(joined.split(SEP)) if joined else ()
+
+
+class ChunkStore:
+    """SQLite in WAL mode: readers (one connection per thread) never block the single writer."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- meta ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._writer.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- writing (caller holds the engine's writer lock) ---------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back if the body raises."""
+        self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._writer
+        except BaseException:
+            self._writer.execute("ROLLBACK")
+            raise
+        self._writer.execute("COMMIT")
+
+    def live_rows_of(self, tenant: str, document_id: str) -> list[int]:
+        cur = self._writer.execute(
+            "SELECT row FROM chunks WHERE tenant = ? AND document_id = ? AND live = 1", (tenant, document_id)
+        )
+        return [int(r[0]) for r in cur]
+
+    def mark_dead(self, rows: Sequence[int]) -> None:
+        self._writer.executemany("UPDATE chunks SET live = 0 WHERE row = ?", [(r,) for r in rows])
+
+    def insert(self, first_row: int, chunks: Sequence[Chunk], vectors: npt.NDArray[np.float32]) -> None:
+        """Insert ``chunks`` as rows ``first_row, first_row + 1, ...``."""
+        self._writer.executemany(
+            "INSERT INTO chunks (row, chunk_id, tenant, document_id, collection, version, ordinal, title,"
+            " text, acl_allow, acl_deny, labels, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    first_row + i,
+                    c.chunk_id,
+                    c.tenant,
+                    c.document_id,
+                    c.collection,
+                    c.version,
+                    c.ordinal,
+                    c.title,
+                    c.text,
+                    join_values(c.acl_allow),
+                    join_values(c.acl_deny),
+                    join_values(c.labels),
+                    vectors[i].tobytes(),
+                )
+                for i, c in enumerate(chunks)
+            ],
+        )
+
+    def delete_dead(self) -> int:
+        return self._writer.execute("DELETE FROM chunks WHERE live = 0").rowcount
+
+    def max_row(self) -> int:
+        row = self._writer.execute("SELECT COALESCE(MAX(row), -1) FROM chunks").fetchone()
+        return int(row[0])
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def iter_live(self, dimension: int, batch: int = 50_000) -> Iterator[LoadedRows]:
+        """Every live row in row order, in batches, for the in-memory index."""
+        cur = self.reader().execute(
+            "SELECT row, tenant, collection, acl_allow, acl_deny, vector FROM chunks"
+            " WHERE live = 1 ORDER BY row"
+        )
+        while rows := cur.fetchmany(batch):
+            blob = b"".join(r[5] for r in rows)
+            yield LoadedRows(
+                rows=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                vectors=np.frombuffer(blob, dtype=np.float32).reshape(len(rows), dimension),
+                tenants=[r[1] for r in rows],
+                collections=[r[2] for r in rows],
+                acl_allow=[split_values(r[3]) for r in rows],
+                acl_deny=[split_values(r[4]) for r in rows],
+            )
+
+    def iter_live_for_lexical(self, batch: int = 10_000) -> Iterator[list[tuple[int, Chunk]]]:
+        """Every live row as (row, chunk without vector), for rebuilding the lexical index."""
+        cur = self.reader().execute(
+            "SELECT row, chunk_id, document_id, tenant, collection, version, ordinal, title, text,"
+            " acl_allow, acl_deny FROM chunks WHERE live = 1 ORDER BY row"
+        )
+        while rows := cur.fetchmany(batch):
+            yield [
+                (
+                    int(r[0]),
+                    Chunk(
+                        chunk_id=r[1],
+                        document_id=r[2],
+                        tenant=r[3],
+                        collection=r[4],
+                        version=r[5],
+                        ordinal=r[6],
+                        title=r[7],
+                        text=r[8],
+                        acl_allow=split_values(r[9]),
+                        acl_deny=split_values(r[10]),
+                    ),
+                )
+                for r in rows
+            ]
+
+    def fetch_hits(self, rows: Sequence[int]) -> dict[int, HitRow]:
+        """The columns a ``Hit`` needs, by row id (rows deleted by compaction are absent)."""
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        cur = self.reader().execute(f"SELECT {HIT_COLUMNS} FROM chunks WHERE row IN ({marks})", list(rows))  # noqa: S608 - only placeholders are interpolated
+        return {int(r[0]): r for r in cur}
+
+    def live_count(self) -> int:
+        row = self.reader().execute("SELECT COUNT(*) FROM chunks WHERE live = 1").fetchone()
+        return int(row[0])
