@@ -1,0 +1,142 @@
+"""Pure builders for index bodies, alias actions and chunk documents.
+
+The index is versioned behind an alias (``gateway-chunks`` → ``gateway-chunks-v1``): searches and
+writes use the alias, ``reindex`` builds ``-v2`` and swaps the alias in one ``_aliases`` call.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gateway.retrieval.base import Chunk
+from gateway.retrieval.opensearch.queries import DEFAULT_MAX_TERMS_COUNT
+
+Body = dict[str, Any]
+
+SCHEMA_VERSION = 1
+"""Bumped whenever the mapping below changes; ``reindex`` is how an index picks it up."""
+
+SPACE_TYPE = "cosinesimil"
+"""Cosine rather than ``innerproduct``: correct whether or not an embedder normalises its
+vectors (inner product is only a similarity for unit vectors, and a model swap that stops
+normalising would silently skew ranking), and Lucene maps it to ``(1 + cos) / 2`` in [0, 1],
+which keeps min-max normalisation in the hybrid pipeline well behaved. For unit vectors the
+ranking is identical, so nothing is lost."""
+
+_VERSION_SUFFIX = re.compile(r"-v(\d+)$")
+
+
+def index_name(alias: str, version: int) -> str:
+    """The concrete index behind ``alias`` for one build: ``<alias>-v<version>``."""
+    return f"{alias}-v{version}"
+
+
+def index_version(alias: str, name: str) -> int:
+    """The build number of a concrete index created by :func:`index_name` (0 if foreign)."""
+    match = _VERSION_SUFFIX.search(name)
+    if not name.startswith(f"{alias}-v") or match is None:
+        return 0
+    return int(match.group(1))
+
+
+def mappings_body(embedding_model: str, dimension: int) -> Body:
+    """Field mappings; ``_meta`` records what the vectors were built with."""
+    keyword = {"type": "keyword"}
+    return {
+        "dynamic": "strict",
+        "_meta": {
+            "embedding_model": embedding_model,
+            "dimension": dimension,
+            "schema_version": SCHEMA_VERSION,
+        },
+        "properties": {
+            "chunk_id": keyword,
+            "document_id": keyword,
+            "tenant": keyword,
+            "collection": keyword,
+            "version": {"type": "integer"},
+            "ordinal": {"type": "integer"},
+            "title": {"type": "text", "analyzer": "english"},
+            "text": {"type": "text", "analyzer": "english"},
+            "acl_allow": keyword,
+            "acl_deny": keyword,
+            "labels": keyword,
+            "embedding": {
+                "type": "knn_vector",
+                "dimension": dimension,
+                "method": {
+                    "name": "hnsw",
+                    "engine": "lucene",
+                    "space_type": SPACE_TYPE,
+                    "parameters": {"m": 16, "ef_construction": 128},
+                },
+            },
+        },
+    }
+
+
+def index_body(embedding_model: str, dimension: int, *, alias: str | None = None) -> Body:
+    """``PUT /<index>`` body; with ``alias`` the alias is created atomically with the index."""
+    body: Body = {
+        "settings": {
+            "index": {
+                "knn": True,
+                "number_of_shards": 1,
+                "max_terms_count": DEFAULT_MAX_TERMS_COUNT,
+                "refresh_interval": "1s",
+            }
+        },
+        "mappings": mappings_body(embedding_model, dimension),
+    }
+    if alias is not None:
+        body["aliases"] = {alias: {"is_write_index": True}}
+    return body
+
+
+def swap_alias_actions(alias: str, old_index: str, new_index: str) -> Body:
+    """``POST /_aliases`` body moving ``alias`` from ``old_index`` to ``new_index`` atomically."""
+    return {
+        "actions": [
+            {"remove": {"index": old_index, "alias": alias}},
+            {"add": {"index": new_index, "alias": alias, "is_write_index": True}},
+        ]
+    }
+
+
+def reindex_body(source: str, dest: str) -> Body:
+    """``POST /_reindex`` body copying every document (vectors included) from ``source``."""
+    return {"source": {"index": source}, "dest": {"index": dest}, "conflicts": "abort"}
+
+
+def write_block_body(blocked: bool) -> Body:
+    """``PUT /<index>/_settings`` body blocking (or unblocking) writes during a reindex."""
+    return {"index": {"blocks": {"write": blocked}}}
+
+
+def chunk_document(chunk: Chunk) -> Body:
+    """The ``_source`` of one chunk."""
+    doc: Body = {
+        "chunk_id": chunk.chunk_id,
+        "document_id": chunk.document_id,
+        "tenant": chunk.tenant,
+        "collection": chunk.collection,
+        "version": chunk.version,
+        "ordinal": chunk.ordinal,
+        "title": chunk.title,
+        "text": chunk.text,
+        "acl_allow": list(chunk.acl_allow),
+        "acl_deny": list(chunk.acl_deny),
+        "labels": list(chunk.labels),
+    }
+    if chunk.vector is not None:
+        doc["embedding"] = [float(x) for x in chunk.vector]
+    return doc
+
+
+def bulk_actions(alias: str, chunks: list[Chunk]) -> list[Body]:
+    """``helpers.bulk`` actions indexing ``chunks`` with ``_id = chunk_id``."""
+    return [
+        {"_op_type": "index", "_index": alias, "_id": c.chunk_id, "_source": chunk_document(c)}
+        for c in chunks
+    ]
