@@ -1,0 +1,106 @@
+"""One immutable, loaded policy: a Casbin enforcer plus the version it was read at.
+
+Reloads never touch a snapshot in use; they build a new one and the service swaps the reference.
+Casbin's role manager caches per-domain state lazily (even ``has_link`` writes to it), so every
+use of a snapshot's enforcer holds the snapshot's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import casbin
+from casbin import persist
+from casbin.core_enforcer import CoreEnforcer
+from casbin.util import key_match
+
+from gateway.auth.principal import Principal
+from gateway.authz.functions import Resource, Subject, make_functions
+from gateway.authz.rules import DOC_ACL_RULES, DOC_ALLOW, DOC_DENY, PolicyRule, validate_rule
+
+
+class RulesAdapter(persist.Adapter):  # type: ignore[misc]  # casbin ships no type hints
+    """A read-only Casbin adapter over a list of rules already read (from the store or a CSV)."""
+
+    def __init__(self, rules: Iterable[PolicyRule]) -> None:
+        self._rules = tuple(rules)
+
+    def load_policy(self, model: Any) -> None:
+        for rule in self._rules:
+            model.model[rule.ptype][rule.ptype].policy.append(list(rule.fields))
+
+
+class PolicySnapshot:
+    """The enforcer for one policy version. Thread-safe; never mutated after construction."""
+
+    def __init__(self, model_path: Path, rules: Sequence[PolicyRule], version: int) -> None:
+        """Build the enforcer; every rule is validated first and a bad one fails the whole load.
+
+        Failing closed matters here: silently skipping a malformed *deny* line would widen access.
+        """
+        self.version = version
+        self.rules: tuple[PolicyRule, ...] = tuple(validate_rule(rule) for rule in rules)
+        self._lock = threading.Lock()
+        enforcer = casbin.Enforcer(str(model_path), RulesAdapter((*self.rules, *DOC_ACL_RULES)))
+        # A g line in domain * joins the links of every tenant (key_match("acme", "*") is true).
+        if not enforcer.add_named_domain_matching_func("g", key_match):
+            raise RuntimeError("the model has no g role definition with domains")
+        self._role_manager = enforcer.get_role_manager()
+        self._max_depth = int(self._role_manager.max_hierarchy_level) - 1
+        for name, fn in make_functions(self._role_manager.has_link).items():
+            enforcer.add_function(name, fn)
+        self._enforcer = enforcer
+        # The same expression and functions enforce_ex uses, to list every matching line.
+        self._expression = CoreEnforcer._get_expression(
+            enforcer.get_model()["m"]["m"].value, enforcer.fm.get_functions()
+        )
+        self._p_tokens = enforcer.get_model()["p"]["p"].tokens
+        self._r_tokens = enforcer.get_model()["r"]["r"].tokens
+
+    def enforce(self, principal: Principal, resource: Resource, action: str) -> tuple[bool, list[str]]:
+        """Casbin's own decision and the line it reports. Exceptions propagate to the caller."""
+        with self._lock:
+            allowed, line = self._enforcer.enforce_ex(
+                Subject(principal.base_principals()), principal.tenant, resource, action
+            )
+        return allowed is True, list(line)
+
+    def matching_lines(self, principal: Principal, resource: Resource, action: str) -> list[PolicyRule]:
+        """Every policy line whose matcher is true for this request (for explanations)."""
+        request = (Subject(principal.base_principals()), principal.tenant, resource, action)
+        params = dict(zip(self._r_tokens, request, strict=True))
+        found: list[PolicyRule] = []
+        with self._lock:
+            for pvals in self._enforcer.get_model()["p"]["p"].policy:
+                if self._expression.eval({**params, **dict(zip(self._p_tokens, pvals, strict=True))}) is True:
+                    found.append(PolicyRule("p", tuple(pvals)))
+        return found
+
+    def expand(self, principal: Principal) -> frozenset[str]:
+        """Base principals plus every group/role reachable through g links in the tenant or ``*``.
+
+        Breadth-first, to the same depth Casbin's ``has_link`` searches, so the filter compiler
+        and the enforcer agree on membership even for very long chains.
+        """
+        reached = set(principal.base_principals())
+        frontier = set(reached)
+        with self._lock:
+            for _ in range(self._max_depth):
+                nxt = {
+                    role
+                    for name in frontier
+                    for role in self._role_manager.get_roles(name, principal.tenant)
+                    if role not in reached
+                }
+                if not nxt:
+                    break
+                reached |= nxt
+                frontier = nxt
+        return frozenset(reached)
+
+    def grants(self) -> list[PolicyRule]:
+        """The stored ``p`` lines (built-in document ACL lines excluded)."""
+        return [rule for rule in self.rules if rule.ptype == "p" and rule.fields[0] not in (DOC_ALLOW, DOC_DENY)]
