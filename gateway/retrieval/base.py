@@ -110,6 +110,10 @@ class Retriever(Protocol):
         """
         ...
 
+    def replace_documents(self, items: Sequence[tuple[str, str, Sequence[Chunk]]]) -> None:
+        """Bulk ``replace_document`` for ``(tenant, document_id, chunks)`` items (ingest batches)."""
+        ...
+
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Remove every chunk of the document; it is never retrievable afterwards."""
         ...

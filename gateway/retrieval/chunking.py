@@ -35,8 +35,15 @@ class ChunkSpan:
     """The heading path of the chunk's section (``"Guide > Install"``), empty before any heading."""
 
 
+LINE_BREAK = "\n"
+PARAGRAPH_BREAK = "\n\n"
+_BREAKS = frozenset({LINE_BREAK, PARAGRAPH_BREAK})
+
+
 def word_tokens(word: str) -> int:
-    """Estimated word pieces of one word: one per six characters, at least one."""
+    """Estimated word pieces of one word: one per six characters, at least one (line breaks: none)."""
+    if word in _BREAKS:
+        return 0
     return 1 + len(word) // 6
 
 
@@ -60,7 +67,9 @@ def chunk_title(document_title: str, heading: str) -> str:
     """The title indexed with a chunk: the document title, then the chunk's heading path."""
     if not heading:
         return document_title
-    return f"{document_title}{HEADING_SEPARATOR}{heading}" if document_title else heading
+    if not document_title or heading == document_title or heading.startswith(document_title + HEADING_SEPARATOR):
+        return heading  # the document's own H1 already leads the heading path
+    return f"{document_title}{HEADING_SEPARATOR}{heading}"
 
 
 def _sections(text: str) -> Iterator[tuple[str, list[str]]]:
@@ -82,16 +91,51 @@ def _sections(text: str) -> Iterator[tuple[str, list[str]]]:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [" ".join(p.split()) for p in _BLANK_LINES.split(text) if p.strip()]
+    """Blank-line separated paragraphs, whitespace collapsed within each line, lines kept."""
+    out = []
+    for p in _BLANK_LINES.split(text):
+        lines = [" ".join(line.split()) for line in p.splitlines()]
+        if any(lines):
+            out.append("\n".join(line for line in lines if line))
+    return out
+
+
+def _words(text: str) -> list[str]:
+    """Whitespace-separated words with ``LINE_BREAK`` markers where lines end.
+
+    Lines are kept so that list items and table rows stay separate sentences for the generator.
+    """
+    words: list[str] = []
+    for line in text.split("\n"):
+        if words:
+            words.append(LINE_BREAK)
+        words.extend(line.split())
+    return words
+
+
+def render(words: list[str]) -> str:
+    """Join words with spaces; break markers become newlines (the stronger of adjacent ones wins)."""
+    parts: list[str] = []
+    pending = ""
+    for word in words:
+        if word in _BREAKS:
+            if len(word) > len(pending):
+                pending = word
+            continue
+        if parts:
+            parts.append(pending or " ")
+        parts.append(word)
+        pending = ""
+    return "".join(parts)
 
 
 def _units(paragraph: str, max_tokens: int) -> Iterator[list[str]]:
     """Word lists of at most ``max_tokens``: the paragraph, else its sentences, else windows."""
     if estimate_tokens(paragraph) <= max_tokens:
-        yield paragraph.split()
+        yield _words(paragraph)
         return
     for sentence in _SENTENCE_END.split(paragraph):
-        words = sentence.split()
+        words = _words(sentence)
         window: list[str] = []
         size = 0
         for word in words:
@@ -110,6 +154,8 @@ def _tail(words: list[str], budget: int) -> list[str]:
     while start > 0 and size + word_tokens(words[start - 1]) <= budget:
         start -= 1
         size += word_tokens(words[start])
+    while start < len(words) and words[start] in _BREAKS:
+        start += 1
     return words[start:]
 
 
@@ -118,19 +164,21 @@ def _pack(paragraphs: list[str], max_tokens: int, overlap_tokens: int) -> Iterat
     current: list[str] = []
     fresh = False  # does ``current`` hold anything beyond the overlap carried from the last chunk?
     for paragraph in paragraphs:
-        for unit in _units(paragraph, max_tokens):
+        for first, unit in enumerate(_units(paragraph, max_tokens)):
             size = sum(map(word_tokens, unit))
             if current and estimate_tokens(" ".join(current)) + size > max_tokens:
                 if fresh:
-                    yield " ".join(current)
+                    yield render(current)
                 overlap = _tail(current, min(overlap_tokens, max_tokens - size))
                 current, fresh = list(overlap), False
                 if overlap and estimate_tokens(" ".join(overlap)) + size > max_tokens:
                     current = []
+            if current and first == 0:
+                current.append(PARAGRAPH_BREAK)
             current.extend(unit)
             fresh = True
     if fresh:
-        yield " ".join(current)
+        yield render(current)
 
 
 def chunk_text(text: str, *, max_tokens: int, overlap_tokens: int) -> list[ChunkSpan]:

@@ -33,8 +33,8 @@ class Backend:
 
 def _open_opensearch(directory: Path) -> Retriever:
     """A live OpenSearch index per test directory (``GATEWAY_OPENSEARCH_*`` settings)."""
-    from gateway.retrieval.opensearch import OpenSearchRetriever  # noqa: PLC0415 (optional extra)
-    from gateway.settings import OpenSearchSettings, SearchSettings  # noqa: PLC0415
+    from gateway.retrieval.opensearch import OpenSearchRetriever
+    from gateway.settings import OpenSearchSettings, SearchSettings
 
     alias = "gw-conformance-" + hashlib.sha256(str(directory).encode()).hexdigest()[:16]
     settings = OpenSearchSettings().model_copy(update={"index_alias": alias})

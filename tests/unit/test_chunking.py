@@ -19,9 +19,7 @@ from gateway.retrieval.chunking import (
 words = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Z", "Cc"]), min_size=1, max_size=30)
 lines = st.lists(words, max_size=20).map(" ".join)
 headings = st.tuples(st.integers(1, 4), lines).map(lambda t: "#" * t[0] + " " + t[1])
-documents = st.lists(st.one_of(lines, headings, st.just(""), lines.map(lambda s: s + ".")), max_size=30).map(
-    "\n".join
-)
+documents = st.lists(st.one_of(lines, headings, st.just(""), lines.map(lambda s: s + ".")), max_size=30).map("\n".join)
 limits = st.tuples(st.integers(1, 60), st.integers(0, 30))
 
 
@@ -66,14 +64,26 @@ def test_whitespace_gives_no_chunks(text: str) -> None:
     assert chunk_text(text, max_tokens=10, overlap_tokens=2) == []
 
 
+def test_lines_and_paragraphs_survive_chunking() -> None:
+    text = "# Limits\n\n| tier | rps |\n| gold | 100 |\n\n- first item\n- second item"
+    [span] = chunk_text(text, max_tokens=100, overlap_tokens=10)
+    assert span.text == "# Limits\n\n| tier | rps |\n| gold | 100 |\n\n- first item\n- second item"
+
+
+def test_chunk_title_does_not_repeat_the_document_title() -> None:
+    assert chunk_title("Guide", "Guide > Install") == "Guide > Install"
+    assert chunk_title("Handbook", "Install") == "Handbook > Install"
+    assert chunk_title("Handbook", "") == "Handbook"
+
+
 def test_headings_start_chunks_and_give_their_path() -> None:
     text = "Intro line.\n\n# Guide\nWelcome.\n\n## Install\nRun it.\n\n# FAQ\nAsk."
     spans = chunk_text(text, max_tokens=100, overlap_tokens=10)
     assert [(s.heading, s.text) for s in spans] == [
         ("", "Intro line."),
-        ("Guide", "# Guide Welcome."),
-        ("Guide > Install", "## Install Run it."),
-        ("FAQ", "# FAQ Ask."),
+        ("Guide", "# Guide\nWelcome."),
+        ("Guide > Install", "## Install\nRun it."),
+        ("FAQ", "# FAQ\nAsk."),
     ]
 
 

@@ -123,6 +123,11 @@ class OpenSearchRetriever:
             attempts=self._attempts, sleep=self._sleep,
         )  # fmt: skip
 
+    def replace_documents(self, items: Sequence[tuple[str, str, Sequence[Chunk]]]) -> None:
+        """Bulk replace: each document keeps its own bulk + stale-version delete, in order."""
+        for tenant, document_id, chunks in items:
+            self.replace_document(tenant, document_id, chunks)
+
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Delete every chunk of the document (``delete_by_query`` + refresh)."""
         delete_document_chunks(

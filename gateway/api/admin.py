@@ -1,0 +1,130 @@
+"""``/v1/admin``: policy administration, access explain and audit search (policy-guarded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.params import FromQuery, JSONBody
+
+from gateway.api.schemas import ExplainIn, ExplainOut, PolicyRuleIn
+from gateway.api.security import authenticate, require
+from gateway.api.v1 import audit_change
+from gateway.auth.principal import Principal
+from gateway.authz.service import DocumentRef, PolicyRule
+from gateway.deps import Services
+from gateway.errors import NotFound
+
+AuthedRequest = Request[Principal, Any, State]
+
+
+def _services(request: AuthedRequest) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+class AdminController(Controller):
+    guards = [authenticate]  # noqa: RUF012 - Litestar reads guards as a class attribute
+    path = "/v1/admin"
+    tags = ("admin",)
+
+    @get("/policies", sync_to_thread=True)
+    def list_policies(self, request: AuthedRequest) -> dict[str, Any]:
+        services = _services(request)
+        require(services, request.user, "system:policies", "read")
+        rules = services.policy.list_rules()
+        return {
+            "version": services.policy.version,
+            "rules": [{"ptype": r.ptype, "rule": list(r.fields)} for r in rules],
+        }
+
+    @post("/policies", sync_to_thread=True, status_code=201)
+    def add_policy(self, request: AuthedRequest, data: JSONBody[PolicyRuleIn]) -> dict[str, Any]:
+        services = _services(request)
+        require(services, request.user, "system:policies", "admin")
+        rule = PolicyRule(ptype=data.ptype, fields=tuple(data.rule))
+        added = services.policy.add_rule(rule, actor=request.user.user_principal)
+        audit_change(
+            services,
+            request.user,
+            "policy.add",
+            {"ptype": rule.ptype, "rule": list(rule.fields), "changed": added},
+        )
+        return {"added": added, "version": services.policy.version}
+
+    @delete("/policies", sync_to_thread=True, status_code=200)
+    def remove_policy(self, request: AuthedRequest, data: JSONBody[PolicyRuleIn]) -> dict[str, Any]:
+        services = _services(request)
+        require(services, request.user, "system:policies", "admin")
+        rule = PolicyRule(ptype=data.ptype, fields=tuple(data.rule))
+        removed = services.policy.remove_rule(rule, actor=request.user.user_principal)
+        audit_change(
+            services,
+            request.user,
+            "policy.remove",
+            {"ptype": rule.ptype, "rule": list(rule.fields), "changed": removed},
+        )
+        return {"removed": removed, "version": services.policy.version}
+
+    @post("/explain", sync_to_thread=True, status_code=200)
+    def explain(self, request: AuthedRequest, data: JSONBody[ExplainIn]) -> ExplainOut:
+        """Why would ``subject`` (with ``groups``) be allowed or denied this document?"""
+        services = _services(request)
+        require(services, request.user, "system:policies", "read")
+        tenant = data.tenant or request.user.tenant
+        who = Principal(subject=data.subject, tenant=tenant, groups=frozenset(data.groups))
+        row = services.documents.find(tenant, data.document_id)
+        if row is None:
+            raise NotFound("no such document")
+        acl = row.acl or {}
+        ref = DocumentRef(
+            tenant=row.tenant,
+            collection=row.collection,
+            allow=tuple(acl.get("allow", ())),
+            deny=tuple(acl.get("deny", ())),
+            document_id=row.document_id,
+        )
+        decision = services.policy.explain(who, ref)
+        return ExplainOut(
+            allowed=decision.allowed,
+            decision="allow" if decision.allowed else "deny",
+            rules=list(decision.rules),
+            reason=decision.reason,
+            principals=sorted(services.policy.expand(who)),
+            document_id=row.document_id,
+            policy_version=services.policy.version,
+        )
+
+    @get("/audit", sync_to_thread=True)
+    def audit_search(
+        self,
+        request: AuthedRequest,
+        subject: FromQuery[str | None] = None,
+        kind: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+        before: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
+        """Recent audit rows of the caller's tenant (auditors and admins)."""
+        services = _services(request)
+        require(services, request.user, "system:audit", "read")
+        rows = services.audit.search(
+            tenant=request.user.tenant,
+            subject=subject,
+            kind=kind,
+            limit=max(1, min(limit, 500)),
+            before_sequence=before,
+        )
+        return {"rows": rows}
+
+    @post("/audit/verify", sync_to_thread=True, status_code=200)
+    def audit_verify(self, request: AuthedRequest) -> dict[str, Any]:
+        services = _services(request)
+        require(services, request.user, "system:audit", "read")
+        result = services.audit.verify()
+        return {
+            "ok": result.ok,
+            "rows_checked": result.rows_checked,
+            "first_bad_sequence": result.first_bad_sequence,
+            "problem": result.problem,
+        }

@@ -1,0 +1,44 @@
+"""Liveness, readiness and Prometheus metrics (no authentication; no data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.deps import Services
+from gateway.errors import GatewayError
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=True)
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@get("/readyz", sync_to_thread=True)
+def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
+    """Database, search index and policy are all usable; 503 names which are not."""
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+
+    def policy() -> None:
+        _ = services.policy.version  # raises PolicyUnavailable when not loaded or stale
+
+    for name, probe in (("database", services.audit.ping), ("index", services.retriever.ping), ("policy", policy)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except GatewayError as exc:
+            checks[name] = exc.code
+    ok = all(v == "ok" for v in checks.values())
+    return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+
+@get("/metrics", sync_to_thread=False)
+def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
+    """Prometheus exposition of request counts and latencies by route and status."""
+    services: Services = request.app.state.services
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,76 @@
+"""Every error leaves as RFC 9457 problem+json with a request id; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+
+from gateway.errors import AuthenticationError, GatewayError
+from gateway.observability import request_id_var
+
+log = logging.getLogger("gateway.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"https://gateway.invalid/problems/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "request_id": request_id_var.get(),
+    }
+    if detail:
+        body["detail"] = detail
+    if extra:
+        body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_gateway_error(_request: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
+    headers = None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": 'Bearer realm="gateway", error="invalid_token"'}
+    detail = exc.detail if exc.status_code < 500 else None  # 5xx: code and request id only
+    if exc.status_code >= 500:
+        log.warning("dependency failure", extra={"code": exc.code, "status": exc.status_code})
+    return problem(exc.status_code, exc.code, exc.title, detail, headers=headers)
+
+
+def handle_http_exception(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        return problem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            headers={"WWW-Authenticate": 'Bearer realm="gateway"'},
+        )
+    if isinstance(exc, ValidationException):
+        errors = [{"key": e.get("key"), "message": e.get("message")} for e in (exc.extra or []) if isinstance(e, dict)]
+        return problem(
+            400,
+            "invalid_request",
+            "Invalid request",
+            "the request body or parameters are invalid",
+            extra={"errors": errors},
+        )
+    if status >= 500:
+        return problem(status, "internal_error", "Internal error")
+    return problem(status, f"http_{status}", exc.detail or "Error", headers=exc.headers)
+
+
+def handle_unexpected(_request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.error("unhandled error", exc_info=exc)
+    return problem(500, "internal_error", "Internal error")

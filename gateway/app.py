@@ -1,0 +1,88 @@
+"""``create_app()``: the one place that wires the HTTP application together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import __version__
+from gateway.api.admin import AdminController
+from gateway.api.health import healthz, metrics, readyz
+from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
+from gateway.api.v1 import DocumentController, RetrievalController
+from gateway.deps import Services, build_services
+from gateway.errors import GatewayError
+from gateway.observability import configure_logging, new_request_id, request_id_var
+from gateway.settings import Settings
+
+
+def request_context_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (logs, problems, audit) and count it in the metrics."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        rid = new_request_id()
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            services: Services | None = getattr(scope["app"].state, "services", None)
+            if services is not None:
+                route = scope.get("path_template") or "unmatched"
+                method = scope.get("method", "GET")
+                services.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
+                services.metrics.latency.labels(method=method, route=route).observe(time.perf_counter() - start)
+            request_id_var.reset(token)
+
+    return middleware
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
+    """Build the application. ``services`` may be injected (tests); otherwise built from settings."""
+    settings = settings or (services.settings if services else Settings())
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        svc = services or build_services(settings)
+        svc.start()
+        app.state.services = svc
+        try:
+            yield
+        finally:
+            await svc.verifier.aclose()
+            if services is None:
+                svc.close()
+
+    handlers: dict[Any, Any] = {
+        GatewayError: handle_gateway_error,
+        HTTPException: handle_http_exception,
+        Exception: handle_unexpected,
+    }
+    return Litestar(
+        route_handlers=[healthz, readyz, metrics, RetrievalController, DocumentController, AdminController],
+        middleware=[request_context_middleware],
+        exception_handlers=handlers,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="gateway", version=__version__, path="/schema"),
+        debug=False,
+    )

@@ -1,0 +1,275 @@
+"""The ``gateway`` command: serve, migrate, doctor, token, policy, audit, ingest, opensearch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gateway.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message names the variable and the problem; no secrets in it
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise SystemExit(2) from None
+
+
+@click.group()
+def main() -> None:
+    """Security-focused gateway: SSO, permission-aware retrieval, tamper-evident audit."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the HTTP service (uvicorn)."""
+    import uvicorn  # noqa: PLC0415
+
+    settings = _settings()
+    if settings.search.backend == "embedded" and workers > 1:
+        console.print(
+            "[red]the embedded index is single-process: use --workers 1 or the OpenSearch backend[/red]"
+        )
+        raise SystemExit(2)
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version and load the seed policy if the store is empty."""
+    from gateway.authz.service import PolicyService  # noqa: PLC0415
+    from gateway.db import make_engine  # noqa: PLC0415
+    from gateway.deps import MODEL_PATH, POLICY_DIR  # noqa: PLC0415
+    from gateway.migrate import upgrade  # noqa: PLC0415
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    loaded = PolicyService(engine, MODEL_PATH).load_seed_if_empty(POLICY_DIR)
+    engine.dispose()
+    console.print(
+        "schema at head" + ("; seed policy loaded" if loaded else "; policy store already populated")
+    )
+
+
+@main.command()
+@click.option("--sub", "subject", required=True, help="subject (user id)")
+@click.option("--groups", default="", help="comma-separated groups")
+@click.option("--tenant", default=None)
+@click.option("--ttl", default="1h", show_default=True, help="lifetime: 90s, 30m, 1h, 1d")
+def token(subject: str, groups: str, tenant: str | None, ttl: str) -> None:
+    """Mint a development token (trusted only with GATEWAY_DEV_ISSUER=true). Prints it as the last line."""
+    from gateway.auth.dev import mint_dev_token  # noqa: PLC0415
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    seconds = _parse_ttl(ttl)
+    group_list = [g.strip() for g in groups.split(",") if g.strip()]
+    jwt = mint_dev_token(settings, subject, group_list, tenant=tenant, ttl_seconds=seconds)
+    if not settings.dev_issuer:
+        console.print(
+            "[yellow]note: GATEWAY_DEV_ISSUER is not true here; the gateway will refuse this token[/yellow]"
+        )
+    click.echo(jwt)
+
+
+def _parse_ttl(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    try:
+        value = int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+    except (ValueError, IndexError):
+        raise click.BadParameter("use a number with s, m, h or d") from None
+    if not 0 < value <= 30 * 86400:
+        raise click.BadParameter("ttl must be between 1 second and 30 days")
+    return value
+
+
+@main.group()
+def policy() -> None:
+    """Policy store commands."""
+
+
+@policy.command("load")
+@click.option(
+    "--file",
+    "extra",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="additional policy CSV files (e.g. data/sample/policy.csv)",
+)
+def policy_load(extra: tuple[Path, ...]) -> None:
+    """Replace every rule with the seed policy (policies/*.csv) plus the given files."""
+    from gateway.authz.service import PolicyService  # noqa: PLC0415
+    from gateway.db import make_engine  # noqa: PLC0415
+    from gateway.deps import MODEL_PATH, POLICY_DIR  # noqa: PLC0415
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    service = PolicyService(engine, MODEL_PATH)
+    service.reload_seed(POLICY_DIR, actor="cli", extra_files=list(extra))
+    console.print(f"policy loaded: {len(service.list_rules())} rules, version {service.version}")
+    engine.dispose()
+
+
+@main.group()
+def audit() -> None:
+    """Audit trail commands."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 and name the first bad row if anything was edited, deleted or reordered."""
+    from gateway.audit.log import AuditLog  # noqa: PLC0415
+    from gateway.db import make_engine  # noqa: PLC0415
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    with Progress(
+        TextColumn("verifying"), TextColumn("{task.completed} rows"), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("verify", total=None)
+        result = AuditLog(engine).verify(progress=lambda n: progress.update(task, completed=n))
+    engine.dispose()
+    if result.ok:
+        click.echo(f"audit chain OK: {result.rows_checked} rows")
+        return
+    click.echo(f"audit chain BROKEN at sequence {result.first_bad_sequence}: {result.problem}")
+    raise SystemExit(1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--collection", default=None, help="collection for files without a manifest entry")
+@click.option("--allow", multiple=True, help="ACL allow principal for files without a manifest entry")
+@click.option("--deny", multiple=True, help="ACL deny principal for files without a manifest entry")
+def ingest(
+    path: Path, tenant: str, collection: str | None, allow: tuple[str, ...], deny: tuple[str, ...]
+) -> None:
+    """Ingest a folder (txt, md, html, pdf; *.jsonl manifests) or a JSONL file, with progress and a summary."""
+    from gateway.audit.record import AuditRecord  # noqa: PLC0415
+    from gateway.deps import build_services  # noqa: PLC0415
+    from gateway.errors import GatewayError  # noqa: PLC0415
+    from gateway.ingest.loader import iter_inputs  # noqa: PLC0415
+    from gateway.ingest.service import IngestResult  # noqa: PLC0415
+
+    settings = _settings()
+    services = build_services(settings)
+    services.start()
+    inputs = list(iter_inputs(path, collection=collection, allow=allow, deny=deny))
+    counts = {"indexed": 0, "unchanged": 0, "failed": 0, "chunks": 0}
+    columns = (
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[chunks]} chunks"),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("ingest", total=len(inputs), chunks=0)
+
+        def advance(result: IngestResult) -> None:
+            counts["indexed" if result.created else "unchanged"] += 1
+            counts["chunks"] += result.chunk_count if result.created else 0
+            progress.update(task, advance=1, chunks=counts["chunks"])
+
+        try:
+            services.documents.ingest_many(tenant, inputs, progress=advance)
+        except GatewayError as exc:
+            counts["failed"] = len(inputs) - counts["indexed"] - counts["unchanged"]
+            console.print(f"[red]ingest stopped: {exc.detail}[/red]")
+    _audit_cli(services, AuditRecord, tenant, counts)
+    services.close()
+    click.echo(
+        f"ingested into tenant '{tenant}': {counts['indexed']} indexed ({counts['chunks']} chunks), "
+        f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+    )
+    if counts["failed"]:
+        raise SystemExit(1)
+
+
+def _audit_cli(services: Any, record_cls: Any, tenant: str, counts: dict[str, int]) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from gateway.observability import new_request_id  # noqa: PLC0415
+
+    services.audit.append(
+        record_cls(
+            request_id=new_request_id(),
+            kind="ingest",
+            status="ok",
+            tenant=tenant,
+            subject=f"cli:{os.environ.get('USER', 'operator')}",
+            groups=(),
+            policy_version=services.policy.version,
+            occurred_at=datetime.now(UTC),
+            action="cli.ingest",
+            details=counts,
+        )
+    )
+
+
+@main.command()
+def doctor() -> None:
+    """Check configuration and every dependency; say what is wrong in plain words."""
+    from gateway.doctor import run_checks  # noqa: PLC0415
+
+    settings = _settings()
+    ok = True
+    for check in run_checks(settings):
+        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {check.name}: {check.message}")
+        ok = ok and check.ok
+    raise SystemExit(0 if ok else 1)
+
+
+@main.group()
+def opensearch() -> None:
+    """OpenSearch index management (GATEWAY_SEARCH_BACKEND=opensearch)."""
+
+
+@opensearch.command("init")
+def opensearch_init_cmd() -> None:
+    """Create the index template, the versioned index behind its alias, and the search pipelines."""
+    from gateway.deps import provide_embedder  # noqa: PLC0415
+    from gateway.retrieval.opensearch.admin import opensearch_init  # noqa: PLC0415
+
+    settings = _settings()
+    embedder = provide_embedder(settings)
+    click.echo(opensearch_init(settings, embedder.model_id, embedder.dimension))
+
+
+@opensearch.command("reindex")
+def opensearch_reindex_cmd() -> None:
+    """Build a new index version, copy the chunks, and swap the alias with no downtime."""
+    from gateway.retrieval.opensearch.admin import opensearch_reindex  # noqa: PLC0415
+
+    click.echo(opensearch_reindex(_settings()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

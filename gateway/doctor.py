@@ -1,0 +1,108 @@
+"""``gateway doctor``: check configuration and every dependency, in plain words."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+
+
+def _run(name: str, fn: Callable[[], str]) -> Check:
+    try:
+        return Check(name, True, fn())
+    except Exception as exc:  # doctor reports every failure; it never raises
+        return Check(name, False, f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
+def run_checks(settings: Settings) -> Iterator[Check]:  # noqa: PLR0915 - one check per dependency, top to bottom
+    """Yield one check per dependency, each independent of the others' success."""
+    from gateway.db import make_engine  # noqa: PLC0415
+    from gateway.deps import MODEL_PATH, provide_embedder, provide_retriever  # noqa: PLC0415
+
+    def data_dir() -> str:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(settings.data_dir, os.W_OK):
+            raise PermissionError(f"{settings.data_dir} is not writable")
+        return f"{settings.data_dir.resolve()} is writable"
+
+    yield _run("data dir", data_dir)
+
+    def issuer() -> str:
+        if settings.dev_issuer:
+            return "development issuer enabled (local use only; never in production)"
+        if not settings.oidc.issuer:
+            raise ValueError("no issuer: set GATEWAY_OIDC_ISSUER (or GATEWAY_DEV_ISSUER=true for local use)")
+        from gateway.auth.verifier import TokenVerifier  # noqa: PLC0415
+
+        async def probe() -> None:
+            verifier = TokenVerifier(settings)
+            try:
+                await verifier.ready()
+            finally:
+                await verifier.aclose()
+
+        asyncio.run(probe())
+        return f"discovery and JWKS of {settings.oidc.issuer} loaded"
+
+    yield _run("identity provider", issuer)
+
+    engine = make_engine(settings.resolved_database_url)
+
+    def database() -> str:
+        from gateway.migrate import current, head  # noqa: PLC0415
+
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        rev, want = current(settings.resolved_database_url), head()
+        if rev != want:
+            raise RuntimeError(f"schema at {rev}, code expects {want}: run `gateway migrate`")
+        return f"{engine.dialect.name} reachable, schema at head ({want})"
+
+    yield _run("database", database)
+
+    def policy() -> str:
+        from gateway.authz.service import PolicyService  # noqa: PLC0415
+
+        service = PolicyService(engine, MODEL_PATH)
+        rules = service.list_rules()
+        if not rules:
+            raise RuntimeError("the policy store is empty: run `gateway migrate` or `gateway policy load`")
+        return f"{len(rules)} rules loaded from the database"
+
+    yield _run("policy", policy)
+
+    holder: dict[str, tuple[str, int]] = {}
+
+    def embedder() -> str:
+        emb = provide_embedder(settings)
+        vec = emb.embed(["doctor check"])
+        holder["model"] = (emb.model_id, emb.dimension)
+        return f"{emb.model_id} ({emb.dimension} dims) embeds; vector norm {float((vec[0] ** 2).sum()) ** 0.5:.2f}"
+
+    yield _run("embedder", embedder)
+
+    def index() -> str:
+        retriever = provide_retriever(settings)
+        try:
+            retriever.ping()
+            if "model" in holder:
+                info = retriever.ensure_index(*holder["model"])
+                return f"{settings.search.backend} index ready: {info.chunk_count} chunks, {info.embedding_model}"
+            return f"{settings.search.backend} index reachable"
+        finally:
+            retriever.close()
+
+    yield _run("search index", index)
+    engine.dispose()

@@ -1,0 +1,368 @@
+"""Document ingest: authorise → parse → chunk → embed → index → record, idempotent and versioned.
+
+Idempotent by (tenant, id, content hash): the hash covers everything that is copied onto the
+chunks (title, text, collection, ACL, labels), so an ACL change re-indexes the document. A new
+version replaces the old chunks atomically in the retrieval backend; the SQL registry says what
+is really searchable (``indexed``) and records ``failed`` when the backend refused the write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway.auth.principal import Principal
+from gateway.authz.service import DocumentRef, PolicyService
+from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
+from gateway.ingest.models import DocumentRow
+from gateway.retrieval.base import Chunk, Retriever, Vector
+from gateway.retrieval.chunking import ChunkSpan, chunk_text, chunk_title, make_chunk_id
+from gateway.retrieval.embed import Embedder
+from gateway.settings import ChunkingSettings
+
+log = logging.getLogger("gateway.ingest")
+
+# Ids, collections and principals end up in index terms and filters: keep them to a safe charset.
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$")
+_COLLECTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_PRINCIPAL_RE = re.compile(r"^(user|group|role):[A-Za-z0-9._@:/-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    """A document as submitted (already parsed to text)."""
+
+    document_id: str
+    title: str
+    text: str
+    collection: str
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    source_uri: str | None = None
+    mime_type: str = "text/plain"
+    updated_at: datetime | None = None
+
+    def validate(self) -> None:
+        if not _ID_RE.match(self.document_id):
+            raise InvalidRequest("document id must be 1-256 characters of letters, digits and ._:/@-")
+        if not _COLLECTION_RE.match(self.collection):
+            raise InvalidRequest("collection must be 1-64 lowercase letters, digits and ._-")
+        for p in (*self.allow, *self.deny):
+            if not _PRINCIPAL_RE.match(p):
+                raise InvalidRequest("ACL entries must look like user:<sub>, group:<name> or role:<name>")
+        if not self.text.strip():
+            raise InvalidRequest("the document has no text")
+
+    def content_hash(self) -> str:
+        payload = {
+            "title": self.title,
+            "text": self.text,
+            "collection": self.collection,
+            "allow": sorted(set(self.allow)),
+            "deny": sorted(set(self.deny)),
+            "labels": sorted(set(self.labels)),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document_id: str
+    version: int
+    status: str
+    created: bool
+    """False when the same content was already indexed (idempotent no-op)."""
+    chunk_count: int = 0
+
+
+@dataclass
+class DocumentService:
+    """Owns the document registry and keeps it consistent with the retrieval backend."""
+
+    engine: Engine
+    retriever: Retriever
+    embedder: Embedder
+    policy: PolicyService
+    chunking: ChunkingSettings
+    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def _lock(self, tenant: str, document_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((tenant, document_id), threading.Lock())
+
+    def may_write(self, principal: Principal, collection: str) -> bool:
+        """Write on the collection, or on ``system:documents`` (admins: ingest anywhere, read nothing extra)."""
+        return (
+            self.policy.decide(principal, f"collection:{collection}", "write").allowed
+            or self.policy.decide(principal, "system:documents", "write").allowed
+        )
+
+    def require_write(self, principal: Principal, collection: str) -> None:
+        if not self.may_write(principal, collection):
+            raise PermissionDenied("you may not write to this collection")
+
+    def ingest(self, principal: Principal, doc: DocumentInput) -> IngestResult:
+        """Index ``doc`` in the principal's tenant (write permission on its collection required)."""
+        doc.validate()
+        self.require_write(principal, doc.collection)
+        return self.ingest_unchecked(principal.tenant, doc)
+
+    def ingest_unchecked(self, tenant: str, doc: DocumentInput) -> IngestResult:
+        """Index without a permission check: for the operator CLI, which runs with the data dir's rights."""
+        doc.validate()
+        digest = doc.content_hash()
+        with self._lock(tenant, doc.document_id):
+            existing = self._get_row(tenant, doc.document_id)
+            if existing is not None and existing.content_hash == digest and existing.status == "indexed":
+                return IngestResult(
+                    doc.document_id, existing.version, existing.status, False, existing.chunk_count
+                )
+            version = 1 if existing is None else existing.version + 1
+            chunks = self._make_chunks(tenant, doc, version)
+            try:
+                self.retriever.replace_document(tenant, doc.document_id, chunks)
+                status = "indexed"
+            except GatewayError:
+                status = "failed"
+                self._record(
+                    tenant, doc, digest, version if existing is None else existing.version, status, 0
+                )
+                raise
+            self._record(tenant, doc, digest, version, status, len(chunks))
+            log.info(
+                "document indexed",
+                extra={
+                    "document_id": doc.document_id,
+                    "version": version,
+                    "chunks": len(chunks),
+                    "tenant": tenant,
+                },
+            )
+            return IngestResult(doc.document_id, version, status, True, len(chunks))
+
+    def ingest_many(
+        self,
+        tenant: str,
+        docs: Sequence[DocumentInput],
+        *,
+        batch_chunks: int = 256,
+        progress: Callable[[IngestResult], None] | None = None,
+    ) -> list[IngestResult]:
+        """Bulk ingest (operator path, no permission check): one embedding call and one index commit
+        per batch of about ``batch_chunks`` chunks, instead of one of each per document.
+        """
+        results: list[IngestResult] = []
+        pending: list[tuple[DocumentInput, str, int, list[ChunkSpan]]] = []
+        size = 0
+        for doc in docs:
+            doc.validate()
+            digest = doc.content_hash()
+            existing = self._get_row(tenant, doc.document_id)
+            if existing is not None and existing.content_hash == digest and existing.status == "indexed":
+                result = IngestResult(
+                    doc.document_id, existing.version, existing.status, False, existing.chunk_count
+                )
+                results.append(result)
+                if progress:
+                    progress(result)
+                continue
+            spans = self._spans(doc)
+            pending.append((doc, digest, 1 if existing is None else existing.version + 1, spans))
+            size += len(spans)
+            if size >= batch_chunks:
+                results.extend(self._flush(tenant, pending, progress))
+                pending, size = [], 0
+        results.extend(self._flush(tenant, pending, progress))
+        return results
+
+    def _flush(
+        self,
+        tenant: str,
+        pending: list[tuple[DocumentInput, str, int, list[ChunkSpan]]],
+        progress: Callable[[IngestResult], None] | None,
+    ) -> list[IngestResult]:
+        if not pending:
+            return []
+        texts = [_embedding_text(d.title, s.heading, s.text) for d, _, _, spans in pending for s in spans]
+        vectors = self.embedder.embed(texts)
+        items: list[tuple[str, str, Sequence[Chunk]]] = []
+        offset = 0
+        for doc, _, version, spans in pending:
+            items.append(
+                (
+                    tenant,
+                    doc.document_id,
+                    self._chunks(tenant, doc, version, spans, vectors[offset : offset + len(spans)]),
+                )
+            )
+            offset += len(spans)
+        self.retriever.replace_documents(items)
+        out: list[IngestResult] = []
+        for (doc, digest, version, spans), _item in zip(pending, items, strict=True):
+            self._record(tenant, doc, digest, version, "indexed", len(spans))
+            result = IngestResult(doc.document_id, version, "indexed", True, len(spans))
+            out.append(result)
+            if progress:
+                progress(result)
+        return out
+
+    def _spans(self, doc: DocumentInput) -> list[ChunkSpan]:
+        spans = chunk_text(
+            doc.text, max_tokens=self.chunking.max_tokens, overlap_tokens=self.chunking.overlap_tokens
+        )
+        if not spans:
+            raise InvalidRequest("the document has no indexable text")
+        return spans
+
+    def _make_chunks(self, tenant: str, doc: DocumentInput, version: int) -> list[Chunk]:
+        spans = self._spans(doc)
+        vectors = self.embedder.embed([_embedding_text(doc.title, s.heading, s.text) for s in spans])
+        return self._chunks(tenant, doc, version, spans, vectors)
+
+    def _chunks(
+        self, tenant: str, doc: DocumentInput, version: int, spans: list[ChunkSpan], vectors: Vector
+    ) -> list[Chunk]:
+        allow, deny, labels = (
+            tuple(sorted(set(doc.allow))),
+            tuple(sorted(set(doc.deny))),
+            tuple(sorted(set(doc.labels))),
+        )
+        return [
+            Chunk(
+                chunk_id=make_chunk_id(tenant, doc.document_id, s.ordinal, s.text),
+                document_id=doc.document_id,
+                tenant=tenant,
+                collection=doc.collection,
+                version=version,
+                ordinal=s.ordinal,
+                title=chunk_title(doc.title, s.heading),
+                text=s.text,
+                acl_allow=allow,
+                acl_deny=deny,
+                labels=labels,
+                vector=vectors[i],
+            )
+            for i, s in enumerate(spans)
+        ]
+
+    def get(self, principal: Principal, document_id: str) -> DocumentRow:
+        """The registry row, if the principal may read the document; otherwise 404 (never 403)."""
+        row = self._get_row(principal.tenant, document_id)
+        if row is None or row.status == "deleted" or not self.policy.can_read(principal, _ref(row)).allowed:
+            raise NotFound("no such document")
+        return row
+
+    def find(self, tenant: str, document_id: str) -> DocumentRow | None:
+        """The live registry row, without a permission check (for admin explain)."""
+        row = self._get_row(tenant, document_id)
+        return None if row is None or row.status == "deleted" else row
+
+    def delete(self, principal: Principal, document_id: str) -> DocumentRow:
+        row = self._get_row(principal.tenant, document_id)
+        if row is None or row.status == "deleted":
+            raise NotFound("no such document")
+        if not self.may_write(principal, row.collection):
+            # Do not reveal documents the caller cannot see; those it can see but not write: 403.
+            if not self.policy.can_read(principal, _ref(row)).allowed:
+                raise NotFound("no such document")
+            raise PermissionDenied("you may not delete documents in this collection")
+        with self._lock(principal.tenant, document_id):
+            self.retriever.delete_document(principal.tenant, document_id)
+            self._set_status(principal.tenant, document_id, "deleted", 0)
+        return row
+
+    def count(self, tenant: str | None = None) -> int:
+        with Session(self.engine) as s:
+            stmt = select(DocumentRow.id).where(DocumentRow.status == "indexed")
+            if tenant is not None:
+                stmt = stmt.where(DocumentRow.tenant == tenant)
+            return len(s.execute(stmt).all())
+
+    # -- registry ----------------------------------------------------------------------------
+
+    def _get_row(self, tenant: str, document_id: str) -> DocumentRow | None:
+        try:
+            with Session(self.engine, expire_on_commit=False) as s:
+                return s.execute(
+                    select(DocumentRow).where(
+                        DocumentRow.tenant == tenant, DocumentRow.document_id == document_id
+                    )
+                ).scalar_one_or_none()
+        except SQLAlchemyError as exc:
+            log.error("document registry unavailable", extra={"exc_type": type(exc).__name__})
+            raise ServiceUnavailable("document registry unavailable") from None
+
+    def _record(
+        self, tenant: str, doc: DocumentInput, digest: str, version: int, status: str, chunks: int
+    ) -> None:
+        values: dict[str, Any] = {
+            "version": version,
+            "content_hash": digest,
+            "title": doc.title,
+            "collection": doc.collection,
+            "acl": {"allow": sorted(set(doc.allow)), "deny": sorted(set(doc.deny))},
+            "labels": sorted(set(doc.labels)),
+            "source_uri": doc.source_uri,
+            "mime_type": doc.mime_type,
+            "status": status,
+            "chunk_count": chunks,
+            "updated_at": doc.updated_at,
+        }
+        try:
+            with Session(self.engine) as s, s.begin():
+                row = s.execute(
+                    select(DocumentRow).where(
+                        DocumentRow.tenant == tenant, DocumentRow.document_id == doc.document_id
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    s.add(DocumentRow(tenant=tenant, document_id=doc.document_id, **values))
+                else:
+                    for key, value in values.items():
+                        setattr(row, key, value)
+        except SQLAlchemyError as exc:
+            log.error("document registry write failed", extra={"exc_type": type(exc).__name__})
+            raise ServiceUnavailable("document registry unavailable") from None
+
+    def _set_status(self, tenant: str, document_id: str, status: str, chunks: int) -> None:
+        try:
+            with Session(self.engine) as s, s.begin():
+                row = s.execute(
+                    select(DocumentRow).where(
+                        DocumentRow.tenant == tenant, DocumentRow.document_id == document_id
+                    )
+                ).scalar_one()
+                row.status = status
+                row.chunk_count = chunks
+        except SQLAlchemyError as exc:
+            log.error("document registry write failed", extra={"exc_type": type(exc).__name__})
+            raise ServiceUnavailable("document registry unavailable") from None
+
+
+def _ref(row: DocumentRow) -> DocumentRef:
+    acl = row.acl or {}
+    return DocumentRef(
+        tenant=row.tenant,
+        collection=row.collection,
+        allow=tuple(acl.get("allow", ())),
+        deny=tuple(acl.get("deny", ())),
+        document_id=row.document_id,
+    )
+
+
+def _embedding_text(title: str, heading: str, text: str) -> str:
+    """Chunks are embedded with their document title and heading path as context."""
+    return f"{chunk_title(title, heading)}\n{text}"
