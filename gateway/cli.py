@@ -41,9 +41,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = _settings()
     if settings.search.backend == "embedded" and workers > 1:
-        console.print(
-            "[red]the embedded index is single-process: use --workers 1 or the OpenSearch backend[/red]"
-        )
+        console.print("[red]the embedded index is single-process: use --workers 1 or the OpenSearch backend[/red]")
         raise SystemExit(2)
     uvicorn.run(
         "gateway.app:create_app",
@@ -70,9 +68,7 @@ def migrate() -> None:
     engine = make_engine(settings.resolved_database_url)
     loaded = PolicyService(engine, MODEL_PATH).load_seed_if_empty(POLICY_DIR)
     engine.dispose()
-    console.print(
-        "schema at head" + ("; seed policy loaded" if loaded else "; policy store already populated")
-    )
+    console.print("schema at head" + ("; seed policy loaded" if loaded else "; policy store already populated"))
 
 
 @main.command()
@@ -90,9 +86,7 @@ def token(subject: str, groups: str, tenant: str | None, ttl: str) -> None:
     group_list = [g.strip() for g in groups.split(",") if g.strip()]
     jwt = mint_dev_token(settings, subject, group_list, tenant=tenant, ttl_seconds=seconds)
     if not settings.dev_issuer:
-        console.print(
-            "[yellow]note: GATEWAY_DEV_ISSUER is not true here; the gateway will refuse this token[/yellow]"
-        )
+        console.print("[yellow]note: GATEWAY_DEV_ISSUER is not true here; the gateway will refuse this token[/yellow]")
     click.echo(jwt)
 
 
@@ -167,9 +161,7 @@ def audit_verify() -> None:
 @click.option("--collection", default=None, help="collection for files without a manifest entry")
 @click.option("--allow", multiple=True, help="ACL allow principal for files without a manifest entry")
 @click.option("--deny", multiple=True, help="ACL deny principal for files without a manifest entry")
-def ingest(
-    path: Path, tenant: str, collection: str | None, allow: tuple[str, ...], deny: tuple[str, ...]
-) -> None:
+def ingest(path: Path, tenant: str, collection: str | None, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
     """Ingest a folder (txt, md, html, pdf; *.jsonl manifests) or a JSONL file, with progress and a summary."""
     from gateway.audit.record import AuditRecord  # noqa: PLC0415
     from gateway.deps import build_services  # noqa: PLC0415

@@ -49,3 +49,10 @@ def current(url: str) -> str | None:
             return MigrationContext.configure(conn).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head() -> str | None:
+    """The newest revision the code ships (what ``upgrade`` goes to)."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - only doctor needs it
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -159,20 +159,11 @@ class Settings(BaseSettings):
                 "GATEWAY_DEV_ISSUER=true on a PostgreSQL database: the development issuer is for local use. "
                 "Set GATEWAY_FORCE_DEV_ISSUER=true if you really mean it."
             )
-        if (
-            self.dev_issuer
-            and self.environment == "production"
-            and self.is_postgres
-            and not self.force_dev_issuer
-        ):
+        if self.dev_issuer and self.environment == "production" and self.is_postgres and not self.force_dev_issuer:
             raise ValueError("the development issuer is refused in production")
         if self.search.backend == "opensearch" and not self.opensearch.url:
             raise ValueError("GATEWAY_SEARCH_BACKEND=opensearch needs GATEWAY_OPENSEARCH_URL")
         pw = self.opensearch.password
-        if (
-            pw is not None
-            and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS
-            and self.environment == "production"
-        ):
+        if pw is not None and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS and self.environment == "production":
             raise ValueError("GATEWAY_OPENSEARCH_PASSWORD is a placeholder; refusing to start in production")
         return self

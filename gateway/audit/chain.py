@@ -118,9 +118,7 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     string, so rows read back from SQLite, PostgreSQL or an export serialise identically.
     """
     data = json_value(row)
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def row_hash(row: Mapping[str, Any]) -> str:
@@ -166,8 +164,7 @@ def stored_row(record: AuditRecord, *, sequence: int, prev_hash: str) -> dict[st
         "generator": _opt_text(record.generator),
         "guards": json_value(record.guards),
         "latencies_ms": {
-            clean_text(str(k)): json_value(round(float(v), LATENCY_DECIMALS))
-            for k, v in record.latencies_ms.items()
+            clean_text(str(k)): json_value(round(float(v), LATENCY_DECIMALS)) for k, v in record.latencies_ms.items()
         },
         "details": json_value(record.details),
         "prev_hash": prev_hash,

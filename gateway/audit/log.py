@@ -61,9 +61,7 @@ class AuditLog:
         try:
             with self._engine.connect() as conn:
                 self._begin_serialised(conn)
-                last = conn.execute(
-                    select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)
-                ).first()
+                last = conn.execute(select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)).first()
                 sequence, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
                 row = stored_row(record, sequence=sequence, prev_hash=prev_hash)
                 conn.execute(insert(T), row)

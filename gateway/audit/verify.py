@@ -50,8 +50,7 @@ def _problem(row: Mapping[str, Any], expected: int, prev_hash: str) -> tuple[int
         if sequence == 1:
             return sequence, "row 1 does not start from the genesis hash: the chain start was replaced"
         return sequence, (
-            f"row {sequence} does not link to row {sequence - 1}: "
-            "a row before it was inserted, replaced or re-hashed"
+            f"row {sequence} does not link to row {sequence - 1}: a row before it was inserted, replaced or re-hashed"
         )
     return None
 

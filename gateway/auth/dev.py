@@ -42,9 +42,7 @@ class DevIssuer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._private_key = _load_or_create_key(key_directory(settings))
-        raw = self._private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = self._private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.public_jwk: dict[str, str] = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw)}
         self.kid = _thumbprint(self.public_jwk)
         """RFC 7638 thumbprint of the public key: stable for a key, different for every key."""

@@ -167,9 +167,7 @@ def _reason_for(exc: jwt.PyJWTError) -> Reason:
     return Reason.MALFORMED
 
 
-def _check_not_after_now(
-    claims: Mapping[str, Any], name: str, leeway: float, reason: Reason, kid: str | None
-) -> None:
+def _check_not_after_now(claims: Mapping[str, Any], name: str, leeway: float, reason: Reason, kid: str | None) -> None:
     if name not in claims:
         return
     value = claims[name]

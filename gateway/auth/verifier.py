@@ -38,9 +38,7 @@ class TokenVerifier:
     def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(
-            timeout=settings.oidc.http_timeout_seconds, follow_redirects=False
-        )
+        self._http = http or httpx.AsyncClient(timeout=settings.oidc.http_timeout_seconds, follow_redirects=False)
         self._oidc = OIDCIssuer(settings.oidc, self._http) if settings.oidc.issuer else None
         self._dev = DevIssuer(settings) if settings.dev_issuer else None
 

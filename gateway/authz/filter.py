@@ -31,9 +31,7 @@ class AclFilter:
     deny_all: bool = False
     """A deny on every collection: nothing is readable."""
 
-    def matches(
-        self, tenant: str, collection: str, acl_allow: Iterable[str], acl_deny: Iterable[str]
-    ) -> bool:
+    def matches(self, tenant: str, collection: str, acl_allow: Iterable[str], acl_deny: Iterable[str]) -> bool:
         """Reference predicate: does a document with these fields pass the filter?"""
         if self.deny_all or tenant != self.tenant or collection in self.denied_collections:
             return False

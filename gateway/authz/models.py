@@ -25,9 +25,7 @@ class CasbinRule(Base):
     v5: Mapped[str | None] = mapped_column(String(255))
 
     def __str__(self) -> str:
-        arr = [self.ptype] + [
-            v for v in (self.v0, self.v1, self.v2, self.v3, self.v4, self.v5) if v is not None
-        ]
+        arr = [self.ptype] + [v for v in (self.v0, self.v1, self.v2, self.v3, self.v4, self.v5) if v is not None]
         return ", ".join(str(a) for a in arr)
 
 
@@ -41,7 +39,5 @@ class PolicyState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_by: Mapped[str | None] = mapped_column(String(255))

@@ -198,9 +198,7 @@ class ExtractiveGenerator:
                     score=hit.score,
                 )
             )
-        return Completion(
-            text=" ".join(parts), citations=tuple(citations), answered=True, generator=self.name
-        )
+        return Completion(text=" ".join(parts), citations=tuple(citations), answered=True, generator=self.name)
 
 
 class _Scorer:

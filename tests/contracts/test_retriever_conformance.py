@@ -109,9 +109,7 @@ def test_acl_filter_is_applied_inside_every_search(
 
 def test_hits_carry_the_documents_acl(acl_corpus: Retriever) -> None:
     hits = acl_corpus.search(request(AclFilter("t1", frozenset({ALICE}), frozenset()), collections=None))
-    assert [(h.document_id, h.collection, h.acl_allow, h.acl_deny) for h in hits] == [
-        ("allow", "secret", (ALICE,), ())
-    ]
+    assert [(h.document_id, h.collection, h.acl_allow, h.acl_deny) for h in hits] == [("allow", "secret", (ALICE,), ())]
 
 
 @pytest.mark.parametrize("search", SEARCHES, ids=SEARCH_IDS)
@@ -124,9 +122,7 @@ def test_deleted_document_is_never_retrievable(
     assert docs(search(retriever, request(EVERYONE_T1))) == {"keep"}
 
 
-def test_deleted_document_stays_deleted_after_restart(
-    backend: Backend, retriever_factory: RetrieverFactory
-) -> None:
+def test_deleted_document_stays_deleted_after_restart(backend: Backend, retriever_factory: RetrieverFactory) -> None:
     if not backend.persistent:
         pytest.skip("state does not survive a restart on this backend")
     first = retriever_factory()
@@ -172,9 +168,7 @@ def ranked_corpus(retriever: Retriever) -> Retriever:
     for i, topic in enumerate(topics):
         put(
             retriever,
-            make_chunks(
-                f"d{i}", [f"{topic} policy handbook {'detail ' * i}", f"{topics[i - 1]} appendix {topic}"]
-            ),
+            make_chunks(f"d{i}", [f"{topic} policy handbook {'detail ' * i}", f"{topics[i - 1]} appendix {topic}"]),
         )
     return retriever
 
@@ -197,9 +191,7 @@ def test_search_is_fusion_of_lexical_and_vector_lists(
     assert [h.score for h in got] == pytest.approx([h.score for h in expected], rel=1e-5)
     # Per-list ranks are informational: server-side fusion (OpenSearch pipelines) does not report them.
     if any(h.lexical_rank is not None or h.vector_rank is not None for h in got):
-        assert [(h.lexical_rank, h.vector_rank) for h in got] == [
-            (h.lexical_rank, h.vector_rank) for h in expected
-        ]
+        assert [(h.lexical_rank, h.vector_rank) for h in got] == [(h.lexical_rank, h.vector_rank) for h in expected]
 
 
 def test_lists_are_ranked_best_first(ranked_corpus: Retriever) -> None:

@@ -95,9 +95,7 @@ def test_hits_are_permitted_and_vector_search_is_exact(
 ) -> None:
     run = uuid.uuid4().hex[:8]
     chunks = ingest(retriever, run, docs)
-    acl = AclFilter(
-        f"{run}{acl.tenant}", acl.principals, acl.allowed_collections, acl.denied_collections, acl.deny_all
-    )
+    acl = AclFilter(f"{run}{acl.tenant}", acl.principals, acl.allowed_collections, acl.denied_collections, acl.deny_all)
     req = SearchRequest(
         query,
         EMBEDDER.embed([query])[0],
@@ -109,8 +107,7 @@ def test_hits_are_permitted_and_vector_search_is_exact(
     permitted = [
         c
         for c in chunks
-        if acl.matches(c.tenant, c.collection, c.acl_allow, c.acl_deny)
-        and (scope is None or c.collection in scope)
+        if acl.matches(c.tenant, c.collection, c.acl_allow, c.acl_deny) and (scope is None or c.collection in scope)
     ]
     permitted_ids = {c.chunk_id for c in permitted}
     for hits in (retriever.search(req), retriever.lexical_search(req), retriever.vector_search(req)):
@@ -119,9 +116,7 @@ def test_hits_are_permitted_and_vector_search_is_exact(
             assert acl.matches(hit.tenant, hit.collection, hit.acl_allow, hit.acl_deny)
 
     # Vector side: exactly the brute-force top-n over the permitted chunks (ties may swap ids).
-    brute = sorted(
-        (float(np.dot(c.vector, req.vector)) for c in permitted if c.vector is not None), reverse=True
-    )
+    brute = sorted((float(np.dot(c.vector, req.vector)) for c in permitted if c.vector is not None), reverse=True)
     got = retriever.vector_search(req)
     assert len(got) == len(brute[:CANDIDATES])
     assert np.allclose([h.score for h in got], brute[:CANDIDATES], atol=1e-5)

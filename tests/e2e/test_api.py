@@ -26,9 +26,7 @@ def _headers(auth: Auth, persona: dict[str, Any]) -> dict[str, str]:
 # -- authentication ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "header", [None, "Bearer", "Bearer not-a-token", "Basic dXNlcjpwdw==", "Bearer a.b.c"]
-)
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer not-a-token", "Basic dXNlcjpwdw==", "Bearer a.b.c"])
 def test_v1_without_a_valid_bearer_token_is_401_problem(client: TestClient[Any], header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     r = client.post("/v1/search", json={"query": "leave"}, headers=headers)
@@ -77,9 +75,7 @@ def test_search_never_returns_a_document_the_persona_may_not_read(
     for persona in personas:
         forbidden = set(persona["cannot_read"])
         for doc_id in forbidden:
-            r = client.post(
-                "/v1/search", json={"query": titles[doc_id], "k": 20}, headers=_headers(auth, persona)
-            )
+            r = client.post("/v1/search", json={"query": titles[doc_id], "k": 20}, headers=_headers(auth, persona))
             assert r.status_code == 200, r.text
             returned = {h["document_id"] for h in r.json()["hits"]}
             assert not returned & forbidden, (persona["name"], doc_id)
@@ -93,9 +89,7 @@ def test_search_finds_what_the_persona_may_read(
     titles = dict(_titles(services))
     for persona in personas:
         for doc_id in persona["can_read"][:5]:
-            r = client.post(
-                "/v1/search", json={"query": titles[doc_id], "k": 10}, headers=_headers(auth, persona)
-            )
+            r = client.post("/v1/search", json={"query": titles[doc_id], "k": 10}, headers=_headers(auth, persona))
             assert doc_id in {h["document_id"] for h in r.json()["hits"]}, (persona["name"], doc_id)
 
 
@@ -154,9 +148,7 @@ def test_another_tenant_sees_nothing_of_northwind(client: TestClient[Any], auth:
 # -- documents --------------------------------------------------------------------------------------
 
 
-def test_document_lifecycle_is_versioned_idempotent_and_delete_is_final(
-    client: TestClient[Any], auth: Auth
-) -> None:
+def test_document_lifecycle_is_versioned_idempotent_and_delete_is_final(client: TestClient[Any], auth: Auth) -> None:
     admin = auth("root", ["gateway-admins"])
     reader = auth("alice", ["staff", "engineering"])
     doc = {
@@ -226,9 +218,7 @@ def test_pdf_and_html_are_ingested_through_base64(client: TestClient[Any], auth:
         {"id": "a", "collection": "engineering", "text": "x", "surprise": 1},
     ],
 )
-def test_bad_document_bodies_are_400_problems(
-    client: TestClient[Any], auth: Auth, body: dict[str, Any]
-) -> None:
+def test_bad_document_bodies_are_400_problems(client: TestClient[Any], auth: Auth, body: dict[str, Any]) -> None:
     r = client.post("/v1/documents", json=body, headers=auth("root", ["gateway-admins"]))
     assert r.status_code in (400, 403), r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -237,9 +227,7 @@ def test_bad_document_bodies_are_400_problems(
 # -- audit -------------------------------------------------------------------------------------------
 
 
-def test_every_ask_is_audited_and_the_chain_verifies(
-    client: TestClient[Any], auth: Auth, services: Services
-) -> None:
+def test_every_ask_is_audited_and_the_chain_verifies(client: TestClient[Any], auth: Auth, services: Services) -> None:
     before = services.audit.verify().rows_checked
     headers = auth("alice", ["staff", "engineering"])
     ids = [
@@ -248,18 +236,14 @@ def test_every_ask_is_audited_and_the_chain_verifies(
     ]
     result = services.audit.verify()
     assert result.ok and result.rows_checked == before + 3
-    rows = services.audit.search(
-        tenant="northwind", subject="alice", kind="ask", limit=10, before_sequence=None
-    )
+    rows = services.audit.search(tenant="northwind", subject="alice", kind="ask", limit=10, before_sequence=None)
     assert {r["request_id"] for r in rows} >= set(ids)
     row = next(r for r in rows if r["request_id"] == ids[0])
     assert row["question"] == "on-call rotation" and row["policy_version"] >= 1 and row["generator"]
     assert set(row["latencies_ms"]) >= {"authorize", "embed", "retrieve", "generate"}
 
 
-def test_audit_store_down_means_503_and_no_answer(
-    client: TestClient[Any], auth: Auth, services: Services
-) -> None:
+def test_audit_store_down_means_503_and_no_answer(client: TestClient[Any], auth: Auth, services: Services) -> None:
     from sqlalchemy import text
 
     with services.engine.begin() as conn:
@@ -309,15 +293,11 @@ def test_a_policy_change_through_the_api_applies_and_is_audited(
     r = client.post("/v1/admin/policies", json=rule, headers=admin)
     assert r.status_code == 201 and r.json()["added"] is True
     assert client.post("/v1/search", json=query, headers=outsider).json()["hits"]
-    rows = services.audit.search(
-        tenant="northwind", subject="root", kind="admin", limit=5, before_sequence=None
-    )
+    rows = services.audit.search(tenant="northwind", subject="root", kind="admin", limit=5, before_sequence=None)
     assert rows[0]["action"] == "policy.add"
 
 
-def test_explain_names_the_deciding_rules(
-    client: TestClient[Any], auth: Auth, personas: list[dict[str, Any]]
-) -> None:
+def test_explain_names_the_deciding_rules(client: TestClient[Any], auth: Auth, personas: list[dict[str, Any]]) -> None:
     dana = _persona(personas, "dana")
     body = {"subject": dana["subject"], "groups": dana["groups"], "document_id": dana["cannot_read"][0]}
     r = client.post("/v1/admin/explain", json=body, headers=auth("root", ["gateway-admins"]))

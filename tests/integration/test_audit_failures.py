@@ -37,9 +37,7 @@ OPERATIONS: list[tuple[str, Callable[[AuditLog], Any]]] = [
 OPERATION_IDS = [name for name, _ in OPERATIONS]
 
 
-def _assert_unavailable(
-    log: AuditLog, operation: Callable[[AuditLog], Any], caplog: pytest.LogCaptureFixture
-) -> None:
+def _assert_unavailable(log: AuditLog, operation: Callable[[AuditLog], Any], caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(AuditUnavailable) as info:
         operation(log)
     assert info.value.detail == AuditUnavailable.title  # the cause is logged, never exposed
@@ -68,9 +66,7 @@ def test_unreachable_postgres_is_unavailable(
     pg_available: bool, operation: Callable[[AuditLog], Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     # Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    engine = make_engine(
-        "postgresql+psycopg://postgres@127.0.0.1:1/gateway", connect_args={"connect_timeout": 2}
-    )
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gateway", connect_args={"connect_timeout": 2})
     _assert_unavailable(AuditLog(engine), operation, caplog)
 
 

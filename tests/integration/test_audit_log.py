@@ -123,10 +123,7 @@ def test_search_filters_and_pages_newest_first(log: AuditLog) -> None:
     assert [r["sequence"] for r in page] == [7, 5]
     page2 = log.search(tenant="acme", subject=None, kind="ask", limit=2, before_sequence=5)
     assert [r["sequence"] for r in page2] == [3, 1]
-    assert (
-        log.search(tenant=None, subject="user-0", kind=None, limit=10, before_sequence=None)[0]["sequence"]
-        == 6
-    )
+    assert log.search(tenant=None, subject="user-0", kind=None, limit=10, before_sequence=None)[0]["sequence"] == 6
     assert log.search(tenant=None, subject=None, kind="admin", limit=10, before_sequence=None) == []
 
 
@@ -215,9 +212,7 @@ TAMPERING: list[tuple[Callable[[Engine], None], int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("tamper", "first_bad", "problem"), TAMPERING, ids=[t[0].__name__ for t in TAMPERING]
-)
+@pytest.mark.parametrize(("tamper", "first_bad", "problem"), TAMPERING, ids=[t[0].__name__ for t in TAMPERING])
 def test_tampering_is_detected_at_the_first_bad_sequence(
     log: AuditLog, engine: Engine, tamper: Callable[[Engine], None], first_bad: int, problem: str
 ) -> None:

@@ -17,9 +17,7 @@ from gateway.audit.record import AuditRecord, RetrievedRef
 from gateway.db import make_engine
 
 TEXT = st.text(st.characters() | st.sampled_from(["\x00", "\ud800", "é", "𝄞", "\n"]), max_size=40)
-SCALARS = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats() | TEXT
-)
+SCALARS = st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats() | TEXT
 JSON = st.recursive(
     SCALARS,
     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),

@@ -113,16 +113,10 @@ FORGERIES: list[Any] = [
         id="foreign-key-known-kid",
     ),
     pytest.param(lambda k: k.attacker.sign(k.claims()), Reason.UNKNOWN_KID, id="unknown-kid"),
-    pytest.param(
-        lambda k: k.rs256.sign(k.claims(exp=k.claims()["iat"] - 3600)), Reason.EXPIRED, id="expired"
-    ),
-    pytest.param(
-        lambda k: k.rs256.sign(k.claims(nbf=k.claims()["iat"] + 3600)), Reason.NOT_YET_VALID, id="future-nbf"
-    ),
+    pytest.param(lambda k: k.rs256.sign(k.claims(exp=k.claims()["iat"] - 3600)), Reason.EXPIRED, id="expired"),
+    pytest.param(lambda k: k.rs256.sign(k.claims(nbf=k.claims()["iat"] + 3600)), Reason.NOT_YET_VALID, id="future-nbf"),
     pytest.param(lambda k: k.rs256.sign(k.claims(exp=None)), Reason.MISSING_CLAIM, id="missing-exp"),
-    pytest.param(
-        lambda k: k.rs256.sign(k.claims(iss="https://idp.example.org")), Reason.WRONG_ISSUER, id="wrong-iss"
-    ),
+    pytest.param(lambda k: k.rs256.sign(k.claims(iss="https://idp.example.org")), Reason.WRONG_ISSUER, id="wrong-iss"),
     pytest.param(
         lambda k: k.rs256.sign(k.claims(iss=k.idp.issuer + "/")), Reason.WRONG_ISSUER, id="iss-trailing-slash"
     ),
@@ -156,9 +150,7 @@ FORGERIES: list[Any] = [
     ),
     pytest.param(lambda k: k.rs256.sign(k.claims(sub=None)), Reason.INVALID_SUBJECT, id="missing-sub"),
     pytest.param(lambda k: k.rs256.sign(k.claims(sub="")), Reason.INVALID_SUBJECT, id="empty-sub"),
-    pytest.param(
-        lambda k: k.rs256.sign(k.claims(groups=["staff", "x\nadmin"])), Reason.INVALID_GROUPS, id="bad-group"
-    ),
+    pytest.param(lambda k: k.rs256.sign(k.claims(groups=["staff", "x\nadmin"])), Reason.INVALID_GROUPS, id="bad-group"),
     pytest.param(lambda k: k.rs256.sign(k.claims(), kid=None), Reason.MISSING_KID, id="missing-kid"),
     pytest.param(
         # A perfectly valid signature, but the JWK is RSA and the header claims ECDSA.
@@ -184,9 +176,7 @@ FORGERIES: list[Any] = [
         id="rsa-1024-key",
         marks=pytest.mark.filterwarnings("ignore:The RSA key is 1024 bits long"),  # signing it, test side
     ),
-    pytest.param(
-        lambda k: k.attacker.sign(k.claims(), kid="idp-broken"), Reason.KEY_MISMATCH, id="malformed-jwk"
-    ),
+    pytest.param(lambda k: k.attacker.sign(k.claims(), kid="idp-broken"), Reason.KEY_MISMATCH, id="malformed-jwk"),
     pytest.param(lambda k: "not a token", Reason.MALFORMED, id="garbage"),
 ]
 
@@ -201,15 +191,11 @@ async def test_forged_token_is_refused_with_its_reason(
 
 
 @pytest.mark.parametrize("alg", ["RS256", "RS384", "PS256", "ES256", "EdDSA"])
-async def test_token_signed_with_an_allowed_algorithm_is_accepted(
-    kit: Kit, verifier: TokenVerifier, alg: str
-) -> None:
+async def test_token_signed_with_an_allowed_algorithm_is_accepted(kit: Kit, verifier: TokenVerifier, alg: str) -> None:
     assert await verifier.verify(kit.keys[alg].sign(kit.claims())) == ALICE
 
 
-async def test_jku_x5u_and_embedded_jwk_are_never_fetched_or_trusted(
-    kit: Kit, verifier: TokenVerifier
-) -> None:
+async def test_jku_x5u_and_embedded_jwk_are_never_fetched_or_trusted(kit: Kit, verifier: TokenVerifier) -> None:
     site = kit.attacker_site.issuer
     forged = [
         kit.attacker.sign(kit.claims(), jku=site + JWKS_PATH),
@@ -222,9 +208,7 @@ async def test_jku_x5u_and_embedded_jwk_are_never_fetched_or_trusted(
     assert sum(kit.attacker_site.hits.values()) == 0
 
 
-async def test_an_unknown_kid_refreshes_the_jwks_before_it_is_refused(
-    kit: Kit, verifier: TokenVerifier
-) -> None:
+async def test_an_unknown_kid_refreshes_the_jwks_before_it_is_refused(kit: Kit, verifier: TokenVerifier) -> None:
     await verifier.verify(kit.rs256.sign(kit.claims()))
     before = kit.idp.hits[JWKS_PATH]
     with pytest.raises(TokenRejected):

@@ -51,9 +51,7 @@ def idp(old_key: SigningKey) -> Iterator[FakeIdP]:
 
 
 def verifier_for(issuer: str, tmp_path: Path, **oidc: Any) -> TokenVerifier:
-    return TokenVerifier(
-        Settings(data_dir=tmp_path, oidc=OIDCSettings(issuer=issuer, audience=AUDIENCE, **oidc))
-    )
+    return TokenVerifier(Settings(data_dir=tmp_path, oidc=OIDCSettings(issuer=issuer, audience=AUDIENCE, **oidc)))
 
 
 async def test_a_new_signing_key_at_the_idp_is_picked_up(
@@ -88,10 +86,7 @@ async def test_a_flood_of_unknown_kids_on_a_cold_verifier_fetches_the_jwks_once(
     idp: FakeIdP, old_key: SigningKey, tmp_path: Path
 ) -> None:
     verifier = verifier_for(idp.issuer, tmp_path, jwks_min_refresh_seconds=30)
-    forged = [
-        SigningKey(f"made-up-{i}", "EdDSA", old_key.private).sign(claims_for(idp.issuer))
-        for i in range(FLOOD)
-    ]
+    forged = [SigningKey(f"made-up-{i}", "EdDSA", old_key.private).sign(claims_for(idp.issuer)) for i in range(FLOOD)]
     try:
         results = await asyncio.gather(*(verifier.verify(t) for t in forged), return_exceptions=True)
         for token in forged[:10]:  # and later, still within the interval: no fetch at all
@@ -107,10 +102,7 @@ async def test_a_burst_of_unknown_kids_after_the_interval_triggers_exactly_one_r
     idp: FakeIdP, old_key: SigningKey, tmp_path: Path
 ) -> None:
     verifier = verifier_for(idp.issuer, tmp_path, jwks_min_refresh_seconds=0.2)
-    forged = [
-        SigningKey(f"made-up-{i}", "EdDSA", old_key.private).sign(claims_for(idp.issuer))
-        for i in range(FLOOD)
-    ]
+    forged = [SigningKey(f"made-up-{i}", "EdDSA", old_key.private).sign(claims_for(idp.issuer)) for i in range(FLOOD)]
     try:
         await verifier.verify(old_key.sign(claims_for(idp.issuer)))
         await asyncio.sleep(0.25)

@@ -92,16 +92,12 @@ async def counting(issuer: str, tmp_path: Path) -> Any:
     await counting.aclose()
 
 
-async def test_an_opaque_token_resolves_to_the_userinfo_principal(
-    issuer: str, counting: CountingVerifier
-) -> None:
+async def test_an_opaque_token_resolves_to_the_userinfo_principal(issuer: str, counting: CountingVerifier) -> None:
     token = await asyncio.to_thread(access_token_for, issuer, "bob")
     assert await counting.verifier.verify(token) == Principal("bob", "acme", frozenset({"eng", "staff"}))
 
 
-async def test_a_second_verify_within_the_ttl_is_served_from_the_cache(
-    issuer: str, counting: CountingVerifier
-) -> None:
+async def test_a_second_verify_within_the_ttl_is_served_from_the_cache(issuer: str, counting: CountingVerifier) -> None:
     token = await asyncio.to_thread(access_token_for, issuer, "bob")
     first = await counting.verifier.verify(token)
     second = await counting.verifier.verify(token)

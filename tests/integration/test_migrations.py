@@ -97,7 +97,5 @@ def test_alembic_command_line_reads_the_gateway_database_url(tmp_path: Path) -> 
     )
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as conn:
-        assert (
-            conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == "0001"
-        )
+        assert conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == "0001"
     engine.dispose()

@@ -66,13 +66,9 @@ ANN = AclFilter("acme", frozenset({"user:ann", "group:eng"}), frozenset({"handbo
 # -- index creation ------------------------------------------------------------------------------
 
 
-def test_index_is_created_behind_the_alias_with_the_real_mapping(
-    retriever: OpenSearchRetriever, osmem_url: str
-):
+def test_index_is_created_behind_the_alias_with_the_real_mapping(retriever: OpenSearchRetriever, osmem_url: str):
     client = OpenSearch(hosts=[osmem_url])
-    assert client.indices.get_alias(name=ALIAS) == {
-        f"{ALIAS}-v1": {"aliases": {ALIAS: {"is_write_index": True}}}
-    }
+    assert client.indices.get_alias(name=ALIAS) == {f"{ALIAS}-v1": {"aliases": {ALIAS: {"is_write_index": True}}}}
     mapping = client.indices.get_mapping(index=ALIAS)[f"{ALIAS}-v1"]["mappings"]
     assert mapping["_meta"]["embedding_model"] == MODEL and mapping["_meta"]["dimension"] == DIM
     embedding = mapping["properties"]["embedding"]
@@ -205,9 +201,7 @@ def test_acl_cases_return_exactly_the_permitted_chunks(corpus: OpenSearchRetriev
     assert ids(corpus.lexical_search(ask(acl, collections=scope))) == want
 
 
-principals = st.frozensets(
-    st.sampled_from(["user:ann", "user:bob", "group:eng", "group:finance"]), max_size=3
-)
+principals = st.frozensets(st.sampled_from(["user:ann", "user:bob", "group:eng", "group:finance"]), max_size=3)
 collections = st.frozensets(st.sampled_from(["handbook", "secret", "hr", "finance"]), max_size=3)
 
 
@@ -244,9 +238,7 @@ def test_hybrid_search_on_a_cluster_refusing_knn_is_unavailable_not_unfiltered(c
         corpus.vector_search(ask(ANN))
 
 
-def test_principal_sets_over_the_index_max_terms_count_are_refused(
-    osmem_url: str, retriever: OpenSearchRetriever
-):
+def test_principal_sets_over_the_index_max_terms_count_are_refused(osmem_url: str, retriever: OpenSearchRetriever):
     OpenSearch(hosts=[osmem_url]).indices.put_settings(index=ALIAS, body={"index": {"max_terms_count": 3}})
     fresh = make(osmem_url)  # reads the setting from the cluster
     few = AclFilter("acme", frozenset({"a", "b", "c"}), None)

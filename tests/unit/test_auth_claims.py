@@ -55,9 +55,7 @@ WITHOUT_TENANT_CLAIM = OIDCSettings(default_tenant="shared")
             Principal("alice", "acme"),
             id="tenant-claim-present",
         ),
-        pytest.param(
-            {"sub": "alice"}, WITH_TENANT_CLAIM, Principal("alice", "shared"), id="tenant-claim-absent"
-        ),
+        pytest.param({"sub": "alice"}, WITH_TENANT_CLAIM, Principal("alice", "shared"), id="tenant-claim-absent"),
         pytest.param(
             {"sub": "alice", "org": "acme"},
             WITHOUT_TENANT_CLAIM,
@@ -92,9 +90,7 @@ def test_claims_map_to_principal(claims: dict[str, Any], oidc: OIDCSettings, exp
         pytest.param({"sub": "a", "groups": ["staff", ""]}, Reason.INVALID_GROUPS, id="empty-group"),
         pytest.param({"sub": "a", "groups": ["x" * 129]}, Reason.INVALID_GROUPS, id="overlong-group"),
         pytest.param({"sub": "a", "groups": ["staff\x00admin"]}, Reason.INVALID_GROUPS, id="nul-in-group"),
-        pytest.param(
-            {"sub": "a", "groups": ["admin,staff"]}, Reason.INVALID_GROUPS, id="comma-in-list-group"
-        ),
+        pytest.param({"sub": "a", "groups": ["admin,staff"]}, Reason.INVALID_GROUPS, id="comma-in-list-group"),
         pytest.param({"sub": "a", "groups": ["g*"]}, Reason.INVALID_GROUPS, id="wildcard-group"),
         pytest.param({"sub": "a", "groups": ["ünïcode"]}, Reason.INVALID_GROUPS, id="non-ascii-group"),
         pytest.param(

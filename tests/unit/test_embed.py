@@ -21,9 +21,7 @@ def test_hashing_embedder_rows_are_normalised_and_deterministic() -> None:
 
 
 def test_hashing_embedder_prefers_shared_words() -> None:
-    query, near, far = HashingEmbedder(256).embed(
-        ["travel expense policy", "the travel expense rules", "badge"]
-    )
+    query, near, far = HashingEmbedder(256).embed(["travel expense policy", "the travel expense rules", "badge"])
     assert float(query @ near) > float(query @ far)
 
 

@@ -100,9 +100,7 @@ def test_a_search_racing_a_compaction_retries(tmp_path: Path, monkeypatch: pytes
     assert len(calls) == 2
 
 
-def test_internal_failure_is_search_unavailable_not_partial(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_internal_failure_is_search_unavailable_not_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     retriever = open_retriever(tmp_path)
     fill(retriever)
 

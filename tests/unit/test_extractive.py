@@ -99,9 +99,7 @@ def test_answers_quote_the_sentence_with_the_fact(
 
 def test_number_questions_prefer_sentences_with_numbers(generator: ExtractiveGenerator) -> None:
     text = "Parental leave is a benefit we are proud of. Parental leave lasts 16 weeks."
-    completion = ExtractiveGenerator(max_sentences=1).generate(
-        "How long is parental leave?", [hit("leave", text)]
-    )
+    completion = ExtractiveGenerator(max_sentences=1).generate("How long is parental leave?", [hit("leave", text)])
     assert completion.text == "Parental leave lasts 16 weeks. [1]"
 
 
@@ -149,17 +147,13 @@ def test_citations_carry_the_passage_identity(generator: ExtractiveGenerator) ->
 
 def test_sentences_keep_their_order_within_a_passage() -> None:
     text = "Claims above $500 need department head approval. Claims above $5,000 need CFO approval."
-    completion = ExtractiveGenerator().generate(
-        "Which claims need approval above $5,000 or $500?", [hit("x", text)]
-    )
+    completion = ExtractiveGenerator().generate("Which claims need approval above $5,000 or $500?", [hit("x", text)])
     assert completion.text == f"{text} [1]"
 
 
 def test_max_sentences_caps_the_answer() -> None:
     text = " ".join(f"Leave rule {n} gives {n} weeks of parental leave." for n in range(1, 8))
-    completion = ExtractiveGenerator(max_sentences=2).generate(
-        "How many weeks of parental leave?", [hit("x", text)]
-    )
+    completion = ExtractiveGenerator(max_sentences=2).generate("How many weeks of parental leave?", [hit("x", text)])
     assert len(re.findall(r"weeks of parental leave\.", completion.text)) == 2
 
 

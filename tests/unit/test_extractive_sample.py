@@ -23,9 +23,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
 def _load() -> dict[str, Hit]:
     hits: dict[str, Hit] = {}
-    rows = [
-        json.loads(line) for line in (SAMPLE / "documents.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
+    rows = [json.loads(line) for line in (SAMPLE / "documents.jsonl").read_text(encoding="utf-8").splitlines()]
     files = [json.loads(line) for line in (SAMPLE / "files.jsonl").read_text(encoding="utf-8").splitlines()]
     for row in rows + files:
         text = row.get("text") or parse_document((SAMPLE / row["path"]).read_bytes(), row["mime_type"]).text
@@ -43,16 +41,12 @@ def _load() -> dict[str, Hit]:
 
 
 HITS = _load()
-PERSONAS: list[dict[str, Any]] = json.loads((SAMPLE / "personas.json").read_text(encoding="utf-8"))[
-    "personas"
-]
+PERSONAS: list[dict[str, Any]] = json.loads((SAMPLE / "personas.json").read_text(encoding="utf-8"))["personas"]
 ASKED = [(p, q["question"], q["expected_document_id"]) for p in PERSONAS for q in p["sample_questions"]]
 DENIED = [(p, q["question"], q["forbidden_document_id"]) for p in PERSONAS for q in p["denied_questions"]]
 
 
-@pytest.mark.parametrize(
-    ("persona", "question", "expected"), ASKED, ids=lambda v: v if isinstance(v, str) else ""
-)
+@pytest.mark.parametrize(("persona", "question", "expected"), ASKED, ids=lambda v: v if isinstance(v, str) else "")
 def test_sample_questions_are_answered_from_the_expected_document(
     persona: dict[str, Any], question: str, expected: str
 ) -> None:
@@ -62,9 +56,7 @@ def test_sample_questions_are_answered_from_the_expected_document(
     assert completion.citations[0].document_id == expected
 
 
-@pytest.mark.parametrize(
-    ("persona", "question", "forbidden"), DENIED, ids=lambda v: v if isinstance(v, str) else ""
-)
+@pytest.mark.parametrize(("persona", "question", "forbidden"), DENIED, ids=lambda v: v if isinstance(v, str) else "")
 def test_denied_questions_get_no_answer_from_what_the_persona_reads(
     persona: dict[str, Any], question: str, forbidden: str
 ) -> None:

@@ -30,9 +30,7 @@ DIM = 8
 @cache
 def validator(root: str) -> Draft202012Validator:
     bundle = json.loads(SPEC.read_text())
-    return Draft202012Validator(
-        {"$schema": bundle["$schema"], "$defs": bundle["$defs"], "$ref": f"#/$defs/{root}"}
-    )
+    return Draft202012Validator({"$schema": bundle["$schema"], "$defs": bundle["$defs"], "$ref": f"#/$defs/{root}"})
 
 
 def errors(root: str, body: Any) -> list[str]:
@@ -47,9 +45,7 @@ def acl(**kw: Any) -> AclFilter:
 
 
 def request(a: AclFilter, *, scope: frozenset[str] | None = None, dim: int = DIM) -> SearchRequest:
-    return SearchRequest(
-        text="vacation policy", vector=np.ones(dim, dtype=np.float32), acl=a, collections=scope
-    )
+    return SearchRequest(text="vacation policy", vector=np.ones(dim, dtype=np.float32), acl=a, collections=scope)
 
 
 def _filter(a: AclFilter, scope: frozenset[str] | None = None) -> dict[str, Any]:
@@ -66,9 +62,7 @@ def all_search_bodies(req: SearchRequest) -> dict[str, dict[str, Any]]:
         "hybrid-3.x": queries.hybrid_body(req, f, 50, hybrid_filter=True, pagination_depth=True),
         "hybrid-2.19": queries.hybrid_body(req, f, 50, hybrid_filter=False, pagination_depth=True),
         "hybrid-2.10": queries.hybrid_body(req, f, 50, hybrid_filter=False, pagination_depth=False),
-        "hybrid-explain": queries.hybrid_body(
-            req, f, 50, hybrid_filter=True, pagination_depth=True, explain=True
-        ),
+        "hybrid-explain": queries.hybrid_body(req, f, 50, hybrid_filter=True, pagination_depth=True, explain=True),
     }
 
 
@@ -157,9 +151,7 @@ def test_caller_scope_is_an_extra_filter() -> None:
         ({"allowed_collections": frozenset(), "principals": frozenset()}, None),
     ],
 )
-def test_filters_that_match_nothing_compile_to_no_query(
-    kw: dict[str, Any], scope: frozenset[str] | None
-) -> None:
+def test_filters_that_match_nothing_compile_to_no_query(kw: dict[str, Any], scope: frozenset[str] | None) -> None:
     assert queries.acl_filter_query(acl(**kw), scope) is None
 
 
@@ -332,9 +324,7 @@ def test_write_block_and_delete_bodies_are_schema_valid() -> None:
     assert errors("request.count", body) == []  # _delete_by_query takes the same {"query"} body
 
 
-@pytest.mark.parametrize(
-    ("name", "version"), [("gw-v1", 1), ("gw-v12", 12), ("other-v3", 0), ("gw", 0), ("gw-vx", 0)]
-)
+@pytest.mark.parametrize(("name", "version"), [("gw-v1", 1), ("gw-v12", 12), ("other-v3", 0), ("gw", 0), ("gw-vx", 0)])
 def test_index_versions_are_read_from_names(name: str, version: int) -> None:
     assert mappings.index_version("gw", name) == version
 
@@ -356,12 +346,8 @@ def test_bulk_actions_use_chunk_id_as_document_id() -> None:
         ("3.1.0", True, True, True),
     ],
 )
-def test_cluster_features_follow_the_version(
-    number: str, hybrid: bool, rrf: bool, hybrid_filter: bool
-) -> None:
-    features = pipelines.ClusterFeatures.from_info(
-        {"version": {"number": number, "distribution": "opensearch"}}
-    )
+def test_cluster_features_follow_the_version(number: str, hybrid: bool, rrf: bool, hybrid_filter: bool) -> None:
+    features = pipelines.ClusterFeatures.from_info({"version": {"number": number, "distribution": "opensearch"}})
     assert (features.hybrid_query, features.rrf, features.hybrid_filter) == (hybrid, rrf, hybrid_filter)
     assert features.supports(FusionConfig("weighted")) is hybrid
     assert features.supports(FusionConfig("rrf")) is rrf

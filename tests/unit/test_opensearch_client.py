@@ -53,9 +53,7 @@ def test_client_certificate() -> None:
 
 
 def test_sigv4_uses_the_builtin_signer() -> None:
-    settings = OpenSearchSettings(
-        url="https://x.eu-west-1.es.amazonaws.com", aws_region="eu-west-1", username="u"
-    )
+    settings = OpenSearchSettings(url="https://x.eu-west-1.es.amazonaws.com", aws_region="eu-west-1", username="u")
     options = client_options(settings, aws_credentials=FakeCredentials())
     assert isinstance(options["http_auth"], Urllib3AWSV4SignerAuth)
     assert options["http_auth"].service == "es"
@@ -112,12 +110,8 @@ def _retriever(url: str) -> OpenSearchRetriever:
 REQUEST = SearchRequest("q", np.ones(4, np.float32), AclFilter("acme", frozenset({"u"}), None))
 
 
-@pytest.mark.parametrize(
-    "failing_server", [(500, 0.0), (502, 0.0), (503, 0.0), (401, 0.0), (200, 1.0)], indirect=True
-)
-@pytest.mark.parametrize(
-    "call", ["search", "lexical_search", "vector_search", "ping", "ensure_index", "delete"]
-)
+@pytest.mark.parametrize("failing_server", [(500, 0.0), (502, 0.0), (503, 0.0), (401, 0.0), (200, 1.0)], indirect=True)
+@pytest.mark.parametrize("call", ["search", "lexical_search", "vector_search", "ping", "ensure_index", "delete"])
 def test_server_errors_and_timeouts_are_search_unavailable(failing_server: str, call: str) -> None:
     retriever = _retriever(failing_server)
     with pytest.raises(SearchUnavailable):
@@ -144,7 +138,7 @@ def test_unreachable_cluster_is_search_unavailable(call: str) -> None:
 
 
 def test_backoff_doubles_and_gives_up_after_the_attempts() -> None:
-    from opensearchpy import TransportError  # noqa: PLC0415
+    from opensearchpy import TransportError
 
     delays: list[float] = []
 
@@ -159,7 +153,7 @@ def test_backoff_doubles_and_gives_up_after_the_attempts() -> None:
 
 
 def test_non_transient_errors_are_not_retried() -> None:
-    from opensearchpy import TransportError  # noqa: PLC0415
+    from opensearchpy import TransportError
 
     calls: list[int] = []
 

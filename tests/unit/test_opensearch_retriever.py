@@ -50,7 +50,7 @@ class ScriptedCluster:
         cluster = self
 
         class _Conn(Connection):
-            def perform_request(  # noqa: PLR0917 (the Connection interface's signature)
+            def perform_request(
                 self, method: str, url: str, params: Any = None, body: Any = None,
                 timeout: Any = None, ignore: Any = (), headers: Any = None,
             ) -> Any:  # fmt: skip
@@ -64,9 +64,7 @@ class ScriptedCluster:
         return _Conn
 
     def client(self) -> OpenSearch:
-        return OpenSearch(
-            hosts=["http://scripted:9200"], connection_class=self.connection_class(), max_retries=0
-        )
+        return OpenSearch(hosts=["http://scripted:9200"], connection_class=self.connection_class(), max_retries=0)
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -75,11 +73,7 @@ class ScriptedCluster:
         body: Any = None
         if raw:
             text = raw.decode() if isinstance(raw, bytes) else raw
-            body = (
-                [json.loads(x) for x in text.splitlines() if x]
-                if path.endswith("_bulk")
-                else json.loads(text)
-            )
+            body = [json.loads(x) for x in text.splitlines() if x] if path.endswith("_bulk") else json.loads(text)
         self.requests.append((method, path, params, body))
         for i, (fragment, status) in enumerate(self.failures):
             if fragment in path:
@@ -189,7 +183,7 @@ class ScriptedCluster:
             elif path.endswith("_settings"):
                 assert errors("request.indices.put_settings", body) == []
             elif path == "_aliases":
-                from jsonschema import Draft202012Validator  # noqa: PLC0415
+                from jsonschema import Draft202012Validator
 
                 assert list(Draft202012Validator(ALIAS_ACTIONS_SCHEMA).iter_errors(body)) == []
             elif path == "_reindex":
@@ -327,9 +321,7 @@ def test_only_the_newest_version_of_a_document_is_returned() -> None:
 def test_replace_writes_then_deletes_other_versions_of_that_document() -> None:
     cluster = ScriptedCluster()
     make(cluster).replace_document("acme", "d1", [chunk("c1", "d1", 7), chunk("c2", "d1", 7)])
-    writes = [
-        (m, p, params, b) for m, p, params, b in cluster.requests if p.endswith(("_bulk", "_delete_by_query"))
-    ]
+    writes = [(m, p, params, b) for m, p, params, b in cluster.requests if p.endswith(("_bulk", "_delete_by_query"))]
     assert [p for _, p, _, _ in writes] == ["_bulk", f"{ALIAS}/_delete_by_query"]
     assert writes[0][2]["refresh"] == "wait_for" and writes[1][2]["refresh"] == "true"
     assert [line["index"]["_id"] for line in writes[0][3][0::2]] == ["c1", "c2"]
@@ -365,9 +357,7 @@ def test_delete_document_deletes_by_tenant_and_document() -> None:
     cluster = ScriptedCluster()
     make(cluster).delete_document("acme", "d1")
     (body,) = [b for _, p, _, b in cluster.requests if p.endswith("_delete_by_query")]
-    assert body == {
-        "query": {"bool": {"filter": [{"term": {"tenant": "acme"}}, {"term": {"document_id": "d1"}}]}}
-    }
+    assert body == {"query": {"bool": {"filter": [{"term": {"tenant": "acme"}}, {"term": {"document_id": "d1"}}]}}}
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 400, 403])

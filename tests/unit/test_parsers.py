@@ -165,9 +165,7 @@ def test_html_deep_nesting_does_not_exhaust_recursion() -> None:
         ),
     ],
 )
-def test_pdf_text_page_by_page_with_title_from_metadata_or_first_line(
-    fixture: str, title: str, text: str
-) -> None:
+def test_pdf_text_page_by_page_with_title_from_metadata_or_first_line(fixture: str, title: str, text: str) -> None:
     parsed = parse_document((FIXTURES / fixture).read_bytes(), "application/pdf")
     assert (parsed.title, parsed.text) == (title, text)
 

@@ -32,9 +32,7 @@ def _jsonl(name: str) -> list[dict[str, Any]]:
 DOCUMENTS = _jsonl("documents.jsonl")
 FILES = _jsonl("files.jsonl")
 ALL_DOCS = DOCUMENTS + FILES
-PERSONAS: list[dict[str, Any]] = json.loads((SAMPLE / "personas.json").read_text(encoding="utf-8"))[
-    "personas"
-]
+PERSONAS: list[dict[str, Any]] = json.loads((SAMPLE / "personas.json").read_text(encoding="utf-8"))["personas"]
 
 
 def _policy() -> tuple[list[tuple[str, str, str, str, str]], list[tuple[str, str, str]]]:
@@ -127,9 +125,7 @@ def test_acl_design_exercises_every_rule() -> None:
     assert "user:dana" in by_id["finance-contractor-invoicing"]["acl"]["allow"]
     assert "group:contractors" in by_id["eng-production-db-access"]["acl"]["deny"]
     assert by_id["legal-litigation-hold-brightline"]["collection"] == "legal-privileged"
-    ungranted = {d["collection"] for d in ALL_DOCS} - {
-        o.removeprefix("collection:") for _, _, o, _, _ in GRANTS
-    }
+    ungranted = {d["collection"] for d in ALL_DOCS} - {o.removeprefix("collection:") for _, _, o, _, _ in GRANTS}
     assert ungranted == {"hr-restricted", "board", "security"}
 
 
@@ -155,8 +151,6 @@ def test_personas_cover_the_interesting_cases() -> None:
     assert "eng-production-db-access" in by_subject["dana"]["cannot_read"]
     assert "eng-production-db-access" in by_subject["alice"]["can_read"]
     assert "legal-litigation-hold-brightline" in by_subject["erin"]["can_read"]
-    assert not any(
-        p["subject"] != "erin" and "legal-litigation-hold-brightline" in p["can_read"] for p in PERSONAS
-    )
+    assert not any(p["subject"] != "erin" and "legal-litigation-hold-brightline" in p["can_read"] for p in PERSONAS)
     assert all("board-minutes-2025-06" in p["cannot_read"] for p in PERSONAS)
     assert by_subject["root"]["can_read"] == [d["id"] for d in ALL_DOCS if d["collection"] == "public"]

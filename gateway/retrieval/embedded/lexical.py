@@ -155,9 +155,7 @@ class LexicalIndex:
         if acl.allowed_collections is not None:
             access = []
             if acl.allowed_collections:
-                access.append(
-                    (_Occur.Should, _Query.term_set_query(s, "collection", sorted(acl.allowed_collections)))
-                )
+                access.append((_Occur.Should, _Query.term_set_query(s, "collection", sorted(acl.allowed_collections))))
             if principals:
                 access.append((_Occur.Should, _Query.term_set_query(s, "acl_allow", principals)))
             if not access:
@@ -180,9 +178,7 @@ class LexicalIndex:
         should: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for term in terms[:MAX_QUERY_TERMS]:
             should.append((_Occur.Should, _Query.term_query(s, "text", term)))
-            should.append(
-                (_Occur.Should, _Query.boost_query(_Query.term_query(s, "title", term), TITLE_BOOST))
-            )
+            should.append((_Occur.Should, _Query.boost_query(_Query.term_query(s, "title", term), TITLE_BOOST)))
         return _Query.boolean_query(should)
 
     @staticmethod
@@ -195,9 +191,7 @@ class LexicalIndex:
         if not hits:
             return []
         rows = searcher.fast_field_values("row", [address for _, address in hits])
-        found = [
-            (int(row), float(score)) for (score, _), row in zip(hits, rows, strict=True) if row is not None
-        ]
+        found = [(int(row), float(score)) for (score, _), row in zip(hits, rows, strict=True) if row is not None]
         # Equal scores are ordered by row (ingest order), not by the segment layout of the moment;
         # "equal" to 1e-6, as float32 BM25 sums may differ in the last bits between segments.
         return sorted(found, key=lambda pair: (-round(pair[1], 6), pair[0]))

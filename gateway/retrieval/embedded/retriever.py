@@ -204,9 +204,7 @@ class EmbeddedRetriever:
         result: Vector = out / norms
         return result
 
-    def _write(
-        self, items: Sequence[tuple[str, str, Sequence[Chunk]]], chunks: list[Chunk], vectors: Vector
-    ) -> None:
+    def _write(self, items: Sequence[tuple[str, str, Sequence[Chunk]]], chunks: list[Chunk], vectors: Vector) -> None:
         first = self._next_row
         rows = np.arange(first, first + len(chunks), dtype=np.int64)
         generation = str(int(self._store.get_meta("generation") or "0") + 1)
@@ -272,9 +270,7 @@ class EmbeddedRetriever:
             n = max(request.k, request.fusion.candidates)
             lexical = self._hits(self._lexical_ranked(snap, request, n), "lexical")
             vector = self._hits(self._vector_ranked(snap, request, n), "vector")
-            fused = top_k(
-                fuse(lexical, vector, request.fusion), request.k, one_per_document=request.one_per_document
-            )
+            fused = top_k(fuse(lexical, vector, request.fusion), request.k, one_per_document=request.one_per_document)
             return self._finish(fused, request)
 
         return self._guarded(run, request)

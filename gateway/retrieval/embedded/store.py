@@ -169,8 +169,7 @@ class ChunkStore:
     def iter_live(self, dimension: int, batch: int = 50_000) -> Iterator[LoadedRows]:
         """Every live row in row order, in batches, for the in-memory index."""
         cur = self.reader().execute(
-            "SELECT row, tenant, collection, acl_allow, acl_deny, vector FROM chunks"
-            " WHERE live = 1 ORDER BY row"
+            "SELECT row, tenant, collection, acl_allow, acl_deny, vector FROM chunks WHERE live = 1 ORDER BY row"
         )
         while rows := cur.fetchmany(batch):
             blob = b"".join(r[5] for r in rows)

@@ -33,9 +33,7 @@ class _Growable:
     """An append-only array; views handed out stay valid (appends go beyond them)."""
 
     def __init__(self, dtype: type[np.generic], values: npt.NDArray[np.generic] | None = None) -> None:
-        self._buf: npt.NDArray[np.generic] = np.empty(
-            max(16, 0 if values is None else len(values)), dtype=dtype
-        )
+        self._buf: npt.NDArray[np.generic] = np.empty(max(16, 0 if values is None else len(values)), dtype=dtype)
         self._n = 0
         if values is not None:
             self.extend(values)
@@ -142,9 +140,7 @@ class VectorSnapshot:
     def scores(self, query: Matrix, positions: Positions) -> Matrix:
         """Dot products of ``query`` with the vectors at ``positions`` (ascending)."""
         if positions.size > self.gather_fraction * self.count:
-            every = np.concatenate(
-                [_dot(b[: self.count - i * BLOCK_ROWS], query) for i, b in enumerate(self.blocks)]
-            )
+            every = np.concatenate([_dot(b[: self.count - i * BLOCK_ROWS], query) for i, b in enumerate(self.blocks)])
             result: Matrix = every[positions]
             return result
         blocks = positions >> BLOCK_SHIFT
@@ -206,9 +202,7 @@ class VectorBuilder:
             take = min(len(vectors) - done, BLOCK_ROWS - offset)
             if offset + take > len(block):
                 # Grow the last block by copying: snapshots keep the old one, untouched.
-                grown = np.zeros(
-                    (min(BLOCK_ROWS, max(2 * len(block), offset + take)), self.dimension), np.float32
-                )
+                grown = np.zeros((min(BLOCK_ROWS, max(2 * len(block), offset + take)), self.dimension), np.float32)
                 grown[:offset] = block[:offset]
                 self._blocks[block_no] = block = grown
             block[offset : offset + take] = vectors[done : done + take]
@@ -285,9 +279,7 @@ class VectorBuilder:
         for lo in range(0, keep.size, BLOCK_ROWS):
             part = keep[lo : lo + BLOCK_ROWS]
             blocks, offsets = part >> BLOCK_SHIFT, part & (BLOCK_ROWS - 1)
-            out._append_vectors(
-                np.concatenate([snap.blocks[b][offsets[blocks == b]] for b in np.unique(blocks)])
-            )
+            out._append_vectors(np.concatenate([snap.blocks[b][offsets[blocks == b]] for b in np.unique(blocks)]))
             out._count += int(part.size)
         out._rows = _Growable(np.int64, snap.rows[keep])
         out._collections = _Growable(np.int32, snap.collections[keep])

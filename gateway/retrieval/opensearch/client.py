@@ -41,9 +41,7 @@ def _aws_auth(settings: OpenSearchSettings, credentials: Any | None) -> Urllib3A
             # Optional dependency: only SigV4 deployments install boto3 (the credential chain).
             boto3 = importlib.import_module("boto3")
         except ImportError as exc:
-            raise SearchUnavailable(
-                "SigV4 signing (GATEWAY_OPENSEARCH_AWS_REGION) needs boto3 installed"
-            ) from exc
+            raise SearchUnavailable("SigV4 signing (GATEWAY_OPENSEARCH_AWS_REGION) needs boto3 installed") from exc
         credentials = boto3.Session().get_credentials()
         if credentials is None:
             raise SearchUnavailable("no AWS credentials found for SigV4 signing")

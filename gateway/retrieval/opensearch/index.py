@@ -35,9 +35,7 @@ def current_index(client: OpenSearch, alias: str) -> str | None:
             found: dict[str, Any] = client.indices.get_alias(name=alias)
         except NotFoundError:
             if client.indices.exists(index=alias):
-                raise SearchUnavailable(
-                    f"{alias} is a plain index, not an alias; migrate it with reindex"
-                ) from None
+                raise SearchUnavailable(f"{alias} is a plain index, not an alias; migrate it with reindex") from None
             return None
     if len(found) != 1:
         writers = [name for name, spec in found.items() if spec["aliases"][alias].get("is_write_index")]
@@ -90,9 +88,7 @@ def ensure_index(client: OpenSearch, alias: str, embedding_model: str, dimension
     return index
 
 
-def put_pipelines(
-    client: OpenSearch, alias: str, fusions: Iterable[FusionConfig], *, explain: bool
-) -> set[str]:
+def put_pipelines(client: OpenSearch, alias: str, fusions: Iterable[FusionConfig], *, explain: bool) -> set[str]:
     """Create (or overwrite) the search pipelines for ``fusions``; returns those that exist now.
 
     A 400 means the cluster lacks the processor (no neural-search plugin) or the pipeline API:
@@ -147,9 +143,7 @@ def reindex(client: OpenSearch, alias: str) -> str:
     meta = index_meta(client, old)
     new = next_index_name(client, alias)
     with unavailable_on_error("reindex"):
-        client.indices.create(
-            index=new, body=index_body(str(meta["embedding_model"]), int(meta["dimension"]))
-        )
+        client.indices.create(index=new, body=index_body(str(meta["embedding_model"]), int(meta["dimension"])))
         client.indices.put_settings(index=old, body=write_block_body(True))
         try:
             result = client.reindex(body=reindex_body(old, new), refresh=True, wait_for_completion=True)

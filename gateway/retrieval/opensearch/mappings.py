@@ -136,7 +136,4 @@ def chunk_document(chunk: Chunk) -> Body:
 
 def bulk_actions(alias: str, chunks: list[Chunk]) -> list[Body]:
     """``helpers.bulk`` actions indexing ``chunks`` with ``_id = chunk_id``."""
-    return [
-        {"_op_type": "index", "_index": alias, "_id": c.chunk_id, "_source": chunk_document(c)}
-        for c in chunks
-    ]
+    return [{"_op_type": "index", "_index": alias, "_id": c.chunk_id, "_source": chunk_document(c)} for c in chunks]

@@ -90,9 +90,7 @@ def pipeline_body(fusion: FusionConfig, *, explain: bool = False) -> Body:
     processor: Body
     if fusion.method == "rrf":
         processor = {
-            "score-ranker-processor": {
-                "combination": {"technique": "rrf", "rank_constant": fusion.rank_constant}
-            }
+            "score-ranker-processor": {"combination": {"technique": "rrf", "rank_constant": fusion.rank_constant}}
         }
     else:
         processor = {

@@ -176,9 +176,7 @@ def hybrid_body(
     cluster pushes into every subquery; otherwise each subquery carries it itself.
     """
     per_query = None if hybrid_filter else acl_filter
-    hybrid: Body = {
-        "queries": [lexical_query(request.text, per_query), knn_query(request.vector, size, per_query)]
-    }
+    hybrid: Body = {"queries": [lexical_query(request.text, per_query), knn_query(request.vector, size, per_query)]}
     if hybrid_filter:
         hybrid["filter"] = acl_filter
     if pagination_depth:

@@ -114,9 +114,7 @@ class OpenSearchRetriever:
         state = self._index_state()
         for chunk in chunks:
             if chunk.vector is not None and len(chunk.vector) != state.dimension:
-                raise InvalidRequest(
-                    f"chunk vector has dimension {len(chunk.vector)}, index has {state.dimension}"
-                )
+                raise InvalidRequest(f"chunk vector has dimension {len(chunk.vector)}, index has {state.dimension}")
         index_chunks(self._client, self._alias, chunks, attempts=self._attempts, sleep=self._sleep)
         delete_document_chunks(
             self._client, self._alias, tenant, document_id, except_version=versions.pop(),
@@ -197,9 +195,7 @@ class OpenSearchRetriever:
             if index is None:
                 raise SearchUnavailable(f"no search index behind alias {self._alias}")
             meta = idx.index_meta(self._client, index)
-            self._state = _IndexState(
-                index, int(meta.get("dimension", 0)), idx.max_terms_count(self._client, index)
-            )
+            self._state = _IndexState(index, int(meta.get("dimension", 0)), idx.max_terms_count(self._client, index))
         return self._state
 
     def _compile(self, request: SearchRequest) -> Body | None:
@@ -242,9 +238,7 @@ class OpenSearchRetriever:
         """Re-check the ACL, keep the newest version of each document, cut to ``k``."""
         allowed = [h for h in hits if _permitted(h, request)]
         if len(allowed) != len(hits):
-            log.error(
-                "OpenSearch returned %d hit(s) the ACL filter forbids; dropped", len(hits) - len(allowed)
-            )
+            log.error("OpenSearch returned %d hit(s) the ACL filter forbids; dropped", len(hits) - len(allowed))
         newest: dict[str, int] = {}
         for hit in allowed:
             newest[hit.document_id] = max(hit.version, newest.get(hit.document_id, hit.version))

@@ -81,9 +81,7 @@ def index_chunks(
         else:
             retry_ids, permanent = _item_failures(list(errors))
             if permanent:
-                raise BulkWriteError(
-                    f"{len(permanent)} chunk(s) were rejected by the search index", permanent
-                )
+                raise BulkWriteError(f"{len(permanent)} chunk(s) were rejected by the search index", permanent)
         pending = [a for a in pending if a["_id"] in retry_ids]
         if not pending:
             return
