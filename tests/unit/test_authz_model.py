@@ -166,7 +166,10 @@ SEEDED.load_seed_if_empty(SEED)
 @pytest.mark.parametrize(
     ("groups", "resource", "action", "expected"),
     [
-        (("gateway-admins",), "collection:anything", "write", True),
+        # Separation of duties: admins ingest anywhere through system:documents, but read no content.
+        (("gateway-admins",), "collection:anything", "write", False),
+        (("gateway-admins",), "collection:anything", "read", False),
+        (("gateway-admins",), "system:documents", "write", True),
         (("gateway-admins",), "system:policies", "admin", True),
         (("gateway-admins",), "system:audit", "read", True),
         (("gateway-admins",), "system:audit", "export", False),
