@@ -125,6 +125,7 @@ def policy_load(extra: tuple[Path, ...]) -> None:
     engine = make_engine(settings.resolved_database_url)
     service = PolicyService(engine, MODEL_PATH)
     service.reload_seed(POLICY_DIR, actor="cli", extra_files=list(extra))
+    service.reload()
     console.print(f"policy loaded: {len(service.list_rules())} rules, version {service.version}")
     engine.dispose()
 

@@ -35,14 +35,15 @@ def provide_embedder(settings: Settings) -> Embedder:
     return TransformersEmbedder(settings.embedding)
 
 
-def provide_retriever(settings: Settings) -> Retriever:
+def provide_retriever(settings: Settings, *, read_only: bool = False) -> Retriever:
+    """The configured backend; ``read_only`` opens the embedded index without its writer lock."""
     if settings.search.backend == "opensearch":
         from gateway.retrieval.opensearch.retriever import OpenSearchRetriever  # noqa: PLC0415 - optional extra
 
         return OpenSearchRetriever(settings.opensearch, settings.search)
     from gateway.retrieval.embedded.retriever import EmbeddedRetriever  # noqa: PLC0415
 
-    return EmbeddedRetriever(settings.index_dir)
+    return EmbeddedRetriever(settings.index_dir, read_only=read_only)
 
 
 def provide_generator(_settings: Settings) -> Generator:

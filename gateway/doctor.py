@@ -76,6 +76,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:  # noqa: PLR0915 - one ch
         from gateway.authz.service import PolicyService  # noqa: PLC0415
 
         service = PolicyService(engine, MODEL_PATH)
+        service.reload()
         rules = service.list_rules()
         if not rules:
             raise RuntimeError("the policy store is empty: run `gateway migrate` or `gateway policy load`")
@@ -94,7 +95,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:  # noqa: PLR0915 - one ch
     yield _run("embedder", embedder)
 
     def index() -> str:
-        retriever = provide_retriever(settings)
+        retriever = provide_retriever(settings, read_only=True)  # works beside a running gateway
         try:
             retriever.ping()
             if "model" in holder:

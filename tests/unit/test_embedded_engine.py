@@ -150,3 +150,22 @@ def test_bulk_replace_is_one_write(tmp_path: Path) -> None:
     retriever.replace_documents([("t1", f"d{i}", make_chunks(f"d{i}", ["policy travel"])) for i in range(5)])
     assert retriever.count() == 5
     retriever.close()
+
+
+def test_a_second_writer_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
+    retriever = open_retriever(tmp_path)
+    fill(retriever, 2)
+    with pytest.raises(SearchUnavailable, match="in use by another gateway process"):
+        EmbeddedRetriever(tmp_path)
+    retriever.close()
+
+
+def test_read_only_open_searches_beside_the_writer_and_refuses_writes(tmp_path: Path) -> None:
+    writer = open_retriever(tmp_path)
+    fill(writer, 3)
+    reader = EmbeddedRetriever(tmp_path, read_only=True)
+    assert reader.search(request()) == writer.search(request())
+    with pytest.raises(SearchUnavailable, match="read-only"):
+        put(reader, make_chunks("d9", ["policy travel 9"]))
+    reader.close()
+    writer.close()

@@ -50,6 +50,10 @@ def document_key(tenant: str, document_id: str) -> str:
     return f"{tenant}{KEY_SEP}{document_id}"
 
 
+class IndexInUse(Exception):
+    """Another process holds the index's writer lock (the embedded engine is single-writer)."""
+
+
 class LexicalIndex:
     """One tantivy index with one long-lived writer; readers take ``searcher()`` snapshots."""
 
@@ -61,8 +65,12 @@ class LexicalIndex:
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
 
-    def open(self, generation: str) -> bool:
-        """Open the index if it reflects ``generation``; else start empty. True if it must be rebuilt."""
+    def open(self, generation: str, *, writable: bool = True) -> bool:
+        """Open the index if it reflects ``generation``; else start empty. True if it must be rebuilt.
+
+        Read-only opens (``gateway doctor`` beside a running gateway) take no writer lock and
+        refuse an index that would need a rebuild.
+        """
         fresh = True
         if self._read_marker() == generation and self._path.is_dir():
             try:
@@ -71,13 +79,21 @@ class LexicalIndex:
                 fresh = False
             except Exception:  # a corrupt index is rebuilt from the chunk store
                 self._index = None
+        if self._index is None and not writable:
+            raise IndexInUse("the lexical index needs a rebuild; open it writable (no other gateway running)")
         if self._index is None:
             shutil.rmtree(self._path, ignore_errors=True)
             self._path.mkdir(parents=True)
             self._write_marker("rebuilding")
             self._index = tantivy.Index(self.schema, path=str(self._path), reuse=False)
         self._index.config_reader("manual")
-        self._writer = self._index.writer(self._heap, 1)
+        if writable:
+            try:
+                self._writer = self._index.writer(self._heap, 1)
+            except ValueError as exc:  # tantivy reports a held lock file as ValueError("... LockBusy ...")
+                if "LockBusy" in str(exc):
+                    raise IndexInUse("the embedded index is open for writing in another process") from None
+                raise
         return fresh
 
     def _read_marker(self) -> str | None:
@@ -125,7 +141,7 @@ class LexicalIndex:
 
     def _require_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
-            raise RuntimeError("lexical index is closed")
+            raise RuntimeError("lexical index is closed or read-only")
         return self._writer
 
     @staticmethod

@@ -25,7 +25,7 @@ import tantivy
 from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import Chunk, Hit, IndexInfo, SearchRequest, Vector
 from gateway.retrieval.embedded.highlight import highlights
-from gateway.retrieval.embedded.lexical import LexicalIndex, analyzer, document_key
+from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyzer, document_key
 from gateway.retrieval.embedded.store import ChunkStore, HitRow, split_values
 from gateway.retrieval.embedded.vectors import VectorBuilder, VectorSnapshot
 from gateway.retrieval.fusion import fuse, top_k
@@ -65,8 +65,10 @@ class EmbeddedRetriever:
         compact_dead_ratio: float = 0.3,
         gather_fraction: float = 0.3,
         writer_heap_bytes: int = 64_000_000,
+        read_only: bool = False,
     ) -> None:
         self._dir = directory
+        self._read_only = read_only
         self._compact_ratio = compact_dead_ratio
         self._gather_fraction = gather_fraction
         self._lock = threading.Lock()
@@ -80,6 +82,11 @@ class EmbeddedRetriever:
             self._open()
         except SearchUnavailable:
             raise
+        except IndexInUse:
+            raise SearchUnavailable(
+                "the embedded index is in use by another gateway process (it is single-writer): "
+                "stop that process, or ingest through the running gateway's API"
+            ) from None
         except Exception as exc:
             log.exception("embedded index at %s cannot be opened", directory)
             raise SearchUnavailable("the embedded search index cannot be opened") from exc
@@ -91,7 +98,7 @@ class EmbeddedRetriever:
         self._dimension = int(dimension) if dimension else 0
         self._next_row = max(int(self._store.get_meta("next_row") or 0), self._store.max_row() + 1)
         generation = self._store.get_meta("generation") or "0"
-        if self._lexical.open(generation):
+        if self._lexical.open(generation, writable=not self._read_only):
             self._rebuild_lexical(generation)
         self._builder = VectorBuilder(self._dimension, self._gather_fraction)
         if self._dimension:
@@ -147,6 +154,8 @@ class EmbeddedRetriever:
         with self._lock:
             self._usable()
             model = self._store.get_meta("embedding_model")
+            if model is None and self._read_only:
+                raise SearchUnavailable("the embedded index is empty and was opened read-only")
             if model is None:
                 with self._store.transaction():
                     self._store.set_meta("embedding_model", embedding_model)
@@ -180,6 +189,8 @@ class EmbeddedRetriever:
 
     def replace_documents(self, items: Sequence[tuple[str, str, Sequence[Chunk]]]) -> None:
         """Replace many documents in one transaction and one commit (bulk ingest)."""
+        if self._read_only:
+            raise SearchUnavailable("the embedded index was opened read-only")
         chunks = [c for _, _, doc_chunks in items for c in doc_chunks]
         for tenant, document_id, doc_chunks in items:
             if any(c.tenant != tenant or c.document_id != document_id for c in doc_chunks):

@@ -1,0 +1,143 @@
+"""The README walk-through, for real: CLI commands, uvicorn on a socket, the transformer embedder.
+
+This is the one slow end-to-end test: it runs what ``make run`` runs (migrate, policy load,
+ingest of the sample corpus with all-MiniLM-L6-v2, serve), then asks over HTTP as two personas,
+verifies the audit chain with the CLI, tampers with a row and sees the CLI name it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_ENVIRONMENT="development",
+        GATEWAY_DEV_ISSUER="true",
+        GATEWAY_DATA_DIR=str(data_dir),
+        GATEWAY_OIDC_TENANT_CLAIM="tenant",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"gateway {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("server")
+    env = _env(data_dir)
+    _cli(env, "migrate")
+    _cli(env, "policy", "load", "--file", "data/sample/policy.csv")
+    summary = _cli(env, "ingest", "data/sample", "--tenant", "northwind").stdout
+    assert "0 failed" in summary, summary
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+            time.sleep(0.5)
+        else:
+            raise AssertionError("server did not become ready")
+        yield base, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _token(env: dict[str, str], sub: str, groups: str) -> str:
+    out = _cli(env, "token", "--sub", sub, "--groups", groups, "--tenant", "northwind", "--ttl", "10m").stdout
+    return out.strip().splitlines()[-1]
+
+
+def test_readme_walkthrough_answers_by_permission_and_audits(server: tuple[str, dict[str, str]]) -> None:
+    base, env = server
+    question = {"question": "How much is the weekly on-call stipend?"}
+    alice = {"Authorization": f"Bearer {_token(env, 'alice', 'staff,engineering,sre')}"}
+    r = httpx.post(f"{base}/v1/ask", json=question, headers=alice, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["answered"] and body["citations"][0]["document_id"] == "eng-oncall-rotation"
+    assert "[1]" in body["answer"]
+
+    carol = {"Authorization": f"Bearer {_token(env, 'carol', 'staff,finance')}"}
+    r = httpx.post(f"{base}/v1/ask", json=question, headers=carol, timeout=30)
+    assert r.status_code == 200
+    assert all(c["document_id"] != "eng-oncall-rotation" for c in r.json()["citations"])
+
+    r = httpx.post(f"{base}/v1/ask", json=question, timeout=30)
+    assert r.status_code == 401
+
+    verified = _cli(env, "audit", "verify")
+    assert "audit chain OK" in verified.stdout
+
+
+def test_doctor_reports_every_dependency_ok(server: tuple[str, dict[str, str]]) -> None:
+    _, env = server
+    result = _cli(env, "doctor", check=False)
+    assert result.returncode == 0, result.stderr
+    for name in ("data dir", "identity provider", "database", "policy", "embedder", "search index"):
+        assert name in result.stderr
+
+
+def test_audit_verify_names_the_tampered_row(server: tuple[str, dict[str, str]]) -> None:
+    _, env = server
+    db = Path(env["GATEWAY_DATA_DIR"]) / "gateway.sqlite3"
+    with sqlite3.connect(db) as conn:
+        (seq,) = conn.execute("SELECT min(sequence) FROM audit_log WHERE kind = 'ask'").fetchone()
+        conn.execute("UPDATE audit_log SET answer = 'edited' WHERE sequence = ?", (seq,))
+    result = _cli(env, "audit", "verify", check=False)
+    assert result.returncode == 1
+    assert f"sequence {seq}" in result.stdout
+
+
+def test_token_is_refused_when_the_dev_issuer_is_off(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    _, env = server
+    env_off = {**env, "GATEWAY_DEV_ISSUER": "false", "GATEWAY_OIDC_ISSUER": "http://127.0.0.1:9/"}
+    result = _cli(env_off, "token", "--sub", "x")
+    assert "refuse" in result.stderr
