@@ -86,4 +86,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="gateway", version=__version__, path="/schema"),
         debug=False,
+        logging_config=None,  # logging is ours (JSON, request id); Litestar must not reconfigure it
     )

@@ -44,12 +44,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marker type, so re-configuring replaces our handler and leaves others (pytest's) alone."""
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Route every logger through one JSON handler on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Route every logger through one JSON handler on stderr (idempotent)."""
+    handler = _JsonHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _JsonHandler)] + [handler]
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "opensearch", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

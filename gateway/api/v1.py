@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from gateway.api.schemas import (
     AskBody,
@@ -157,7 +157,7 @@ class DocumentController(Controller):
         return Response(body, status_code=201 if result.created else 200)
 
     @get("/{document_id:path}", sync_to_thread=True)
-    def get_document(self, request: AuthedRequest, document_id: str) -> DocumentInfoOut:
+    def get_document(self, request: AuthedRequest, document_id: FromPath[str]) -> DocumentInfoOut:
         services = _services(request)
         row = services.documents.get(request.user, document_id.lstrip("/"))
         return DocumentInfoOut(
@@ -174,7 +174,7 @@ class DocumentController(Controller):
         )
 
     @delete("/{document_id:path}", sync_to_thread=True, status_code=200)
-    def delete_document(self, request: AuthedRequest, document_id: str) -> DocumentOut:
+    def delete_document(self, request: AuthedRequest, document_id: FromPath[str]) -> DocumentOut:
         services = _services(request)
         row = services.documents.delete(request.user, document_id.lstrip("/"))
         audit_change(
