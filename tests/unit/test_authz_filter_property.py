@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 import gateway.authz.models
 from gateway.auth.principal import Principal
+from gateway.authz.functions import Resource
 from gateway.authz.rules import PolicyRule
 from gateway.authz.service import DocumentRef, PolicyService
 from gateway.authz.store import PolicyStore
@@ -85,6 +86,10 @@ def _check(service: PolicyService, pairs: list[tuple[Principal, DocumentRef]], k
             CHECKS["mismatches"] += 1
         assert acl.matches(doc.tenant, doc.collection, doc.allow, doc.deny) == expected, (principal, doc, acl)
         assert service.explain(principal, doc).allowed == expected
+        # The principal's view of the policy (what can_read runs on) decides as the whole policy.
+        snapshot = service._current()
+        resource = Resource(doc.tenant, f"collection:{doc.collection}", tuple(doc.allow), tuple(doc.deny))
+        assert snapshot.enforce(principal, resource, "read")[0] == snapshot.enforce_full(principal, resource, "read")[0]
         if doc.tenant == principal.tenant:
             collection_only = service.decide(principal, f"collection:{doc.collection}", "read").allowed
             assert acl.matches(doc.tenant, doc.collection, (), ()) == collection_only
