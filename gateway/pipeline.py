@@ -22,6 +22,7 @@ from gateway.authz.service import DocumentRef, PolicyService
 from gateway.errors import GatewayError
 from gateway.generation.base import Completion, Generator
 from gateway.observability import Metrics
+from gateway.retrieval.adaptive import adaptive_fusion
 from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
 from gateway.settings import SearchSettings
@@ -170,7 +171,6 @@ class AnswerPipeline:
             acl = self.policy.compile_filter(principal)
         with timings.stage("embed"):
             vector = self.embedder.embed([text])[0]
-        cfg = self.search_settings
         request = SearchRequest(
             text=text,
             vector=vector,
@@ -178,12 +178,7 @@ class AnswerPipeline:
             k=k,
             collections=collections,
             one_per_document=one_per_document,
-            fusion=FusionConfig(
-                method=cfg.fusion,
-                rank_constant=cfg.rrf_rank_constant,
-                lexical_weight=cfg.lexical_weight,
-                candidates=max(cfg.candidates, k),
-            ),
+            fusion=self._fusion(text, k),
         )
         with timings.stage("retrieve"):
             hits = self.retriever.search(request)
@@ -192,6 +187,20 @@ class AnswerPipeline:
         for name, ms in timings.stages.items():
             self.metrics.stage_latency.labels(stage=name).observe(ms / 1000)
         return hits
+
+    def _fusion(self, text: str, k: int) -> FusionConfig:
+        cfg = self.search_settings
+        base = FusionConfig(
+            method="rrf" if cfg.fusion == "adaptive" else cfg.fusion,
+            rank_constant=cfg.rrf_rank_constant,
+            lexical_weight=cfg.lexical_weight,
+            candidates=max(cfg.candidates, k),
+        )
+        if cfg.fusion != "adaptive":
+            return base
+        return adaptive_fusion(
+            text, base, identifier_weight=cfg.adaptive_identifier_weight, natural_weight=cfg.adaptive_natural_weight
+        )
 
     def _recheck(self, principal: Principal, hits: list[Hit]) -> list[Hit]:
         """Defence in depth: every hit is re-checked with Casbin. A mismatch should never happen."""

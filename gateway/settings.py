@@ -57,10 +57,15 @@ class SearchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_SEARCH_", extra="ignore")
 
     backend: Literal["embedded", "opensearch"] = "embedded"
-    fusion: Literal["rrf", "weighted"] = "rrf"
+    fusion: Literal["adaptive", "rrf", "weighted"] = "adaptive"
+    """``adaptive`` (default, measured best): identifiers lean BM25, prose leans vectors, else RRF."""
     rrf_rank_constant: int = 60
     lexical_weight: float = 0.5
     """Weight of BM25 in weighted fusion; the vector side gets ``1 - lexical_weight``."""
+    adaptive_identifier_weight: float = 0.8
+    """BM25 weight for identifier-like queries under ``adaptive``."""
+    adaptive_natural_weight: float = 0.3
+    """BM25 weight for natural-language queries under ``adaptive``."""
     candidates: int = 50
     """Top-n taken from each of BM25 and vector search before fusion."""
     default_k: int = 5
