@@ -98,6 +98,8 @@ def evaluate(services: Services, queries: list[Query], weights: Sequence[float])
     for w in weights:
         rankings, _ = http_rankings(services, SearchSettings(fusion="weighted", lexical_weight=w), texts)
         out[f"hybrid weighted w_bm25={w} (/v1/search)"] = ranks(queries, rankings)
+    rankings, _ = http_rankings(services, SearchSettings(fusion="adaptive"), texts)
+    out["hybrid adaptive, the default (/v1/search)"] = ranks(queries, rankings)
     out["RRF re-fused here (check)"] = ranks(queries, fused(cands, lambda _: base))
     out["adaptive A: identifier→w_bm25=0.8, else RRF"] = ranks(
         queries, fused(cands, lambda i: adaptive_config(texts[i], base, identifier_weight=0.8, natural=None))

@@ -26,6 +26,9 @@ def _settings() -> Settings:
 @click.group()
 def main() -> None:
     """Security-focused gateway: SSO, permission-aware retrieval, tamper-evident audit."""
+    # One BLAS thread per process: under concurrent requests a second OpenBLAS thread stalls the
+    # vector scan (bench: p95 96 -> 18 ms at 100k chunks on a loaded machine). Set before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
