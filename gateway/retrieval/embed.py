@@ -77,6 +77,7 @@ class TransformersEmbedder:
         self._tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self._model: Any = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
         self._model.eval()
+        self.precision = _resolve_precision(settings.precision)
         self._batch_size = max(1, settings.batch_size)
         self._max_tokens = settings.max_tokens
         self.dimension: int = int(self._model.config.hidden_size)
@@ -101,13 +102,25 @@ class TransformersEmbedder:
         encoded = self._tokenizer(
             batch, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="pt"
         )
-        with torch.inference_mode():
-            hidden = self._model(**encoded).last_hidden_state
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        with torch.inference_mode(), autocast:
+            hidden = self._model(**encoded).last_hidden_state.float()
             mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         result: Vector = pooled.float().numpy()
         return result
+
+
+def _resolve_precision(setting: str) -> str:
+    """``bf16`` only where the CPU computes it natively; emulated bf16 would be slower than fp32."""
+    if setting != "auto":
+        return setting
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="ignore")
+    except OSError:
+        return "fp32"
+    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 
 
 class HashingEmbedder:

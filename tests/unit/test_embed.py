@@ -42,3 +42,11 @@ def test_transformers_embedder_ranks_paraphrase_above_unrelated(model: Transform
     assert vectors.shape == (3, model.dimension) == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.3
+
+
+def test_bf16_embeddings_match_fp32() -> None:
+    texts = ["The on-call stipend is $400 per week.", "Expense reports are due within 30 days.", "badge"]
+    fp32 = TransformersEmbedder(EmbeddingSettings(precision="fp32")).embed(texts)
+    bf16 = TransformersEmbedder(EmbeddingSettings(precision="bf16")).embed(texts)
+    assert bf16.dtype == np.float32
+    assert float((fp32 * bf16).sum(axis=1).min()) > 0.999
