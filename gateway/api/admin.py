@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 
 from gateway.api.schemas import ExplainIn, ExplainOut, PolicyRuleIn
-from gateway.api.security import authenticate, require
+from gateway.api.security import authenticate, require, services_of
 from gateway.api.v1 import audit_change
 from gateway.auth.principal import Principal
-from gateway.authz.service import DocumentRef, PolicyRule
-from gateway.deps import Services
+from gateway.authz.service import PolicyRule
 from gateway.errors import NotFound
+from gateway.ingest.service import document_ref
 
 AuthedRequest = Request[Principal, Any, State]
-
-
-def _services(request: AuthedRequest) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 class AdminController(Controller):
@@ -31,7 +26,7 @@ class AdminController(Controller):
 
     @get("/policies", sync_to_thread=True)
     def list_policies(self, request: AuthedRequest) -> dict[str, Any]:
-        services = _services(request)
+        services = services_of(request)
         require(services, request.user, "system:policies", "read")
         rules = services.policy.list_rules()
         return {
@@ -41,51 +36,23 @@ class AdminController(Controller):
 
     @post("/policies", sync_to_thread=True, status_code=201)
     def add_policy(self, request: AuthedRequest, data: JSONBody[PolicyRuleIn]) -> dict[str, Any]:
-        services = _services(request)
-        require(services, request.user, "system:policies", "admin")
-        rule = PolicyRule(ptype=data.ptype, fields=tuple(data.rule))
-        added = services.policy.add_rule(rule, actor=request.user.user_principal)
-        audit_change(
-            services,
-            request.user,
-            "policy.add",
-            {"ptype": rule.ptype, "rule": list(rule.fields), "changed": added},
-        )
-        return {"added": added, "version": services.policy.version}
+        return _change_policy(request, data, "add")
 
     @delete("/policies", sync_to_thread=True, status_code=200)
     def remove_policy(self, request: AuthedRequest, data: JSONBody[PolicyRuleIn]) -> dict[str, Any]:
-        services = _services(request)
-        require(services, request.user, "system:policies", "admin")
-        rule = PolicyRule(ptype=data.ptype, fields=tuple(data.rule))
-        removed = services.policy.remove_rule(rule, actor=request.user.user_principal)
-        audit_change(
-            services,
-            request.user,
-            "policy.remove",
-            {"ptype": rule.ptype, "rule": list(rule.fields), "changed": removed},
-        )
-        return {"removed": removed, "version": services.policy.version}
+        return _change_policy(request, data, "remove")
 
     @post("/explain", sync_to_thread=True, status_code=200)
     def explain(self, request: AuthedRequest, data: JSONBody[ExplainIn]) -> ExplainOut:
         """Why would ``subject`` (with ``groups``) be allowed or denied this document?"""
-        services = _services(request)
+        services = services_of(request)
         require(services, request.user, "system:policies", "read")
         tenant = data.tenant or request.user.tenant
         who = Principal(subject=data.subject, tenant=tenant, groups=frozenset(data.groups))
         row = services.documents.find(tenant, data.document_id)
         if row is None:
             raise NotFound("no such document")
-        acl = row.acl or {}
-        ref = DocumentRef(
-            tenant=row.tenant,
-            collection=row.collection,
-            allow=tuple(acl.get("allow", ())),
-            deny=tuple(acl.get("deny", ())),
-            document_id=row.document_id,
-        )
-        decision = services.policy.explain(who, ref)
+        decision = services.policy.explain(who, document_ref(row))
         return ExplainOut(
             allowed=decision.allowed,
             decision="allow" if decision.allowed else "deny",
@@ -106,7 +73,7 @@ class AdminController(Controller):
         before: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Recent audit rows of the caller's tenant (auditors and admins)."""
-        services = _services(request)
+        services = services_of(request)
         require(services, request.user, "system:audit", "read")
         rows = services.audit.search(
             tenant=request.user.tenant,
@@ -119,7 +86,7 @@ class AdminController(Controller):
 
     @post("/audit/verify", sync_to_thread=True, status_code=200)
     def audit_verify(self, request: AuthedRequest) -> dict[str, Any]:
-        services = _services(request)
+        services = services_of(request)
         require(services, request.user, "system:audit", "read")
         result = services.audit.verify()
         return {
@@ -128,3 +95,16 @@ class AdminController(Controller):
             "first_bad_sequence": result.first_bad_sequence,
             "problem": result.problem,
         }
+
+
+def _change_policy(request: AuthedRequest, data: PolicyRuleIn, op: Literal["add", "remove"]) -> dict[str, Any]:
+    """Add or remove one rule (admin on ``system:policies``); audited before the response leaves."""
+    services = services_of(request)
+    require(services, request.user, "system:policies", "admin")
+    rule = PolicyRule(ptype=data.ptype, fields=tuple(data.rule))
+    apply = services.policy.add_rule if op == "add" else services.policy.remove_rule
+    changed = apply(rule, actor=request.user.user_principal)
+    audit_change(
+        services, request.user, f"policy.{op}", {"ptype": rule.ptype, "rule": list(rule.fields), "changed": changed}
+    )
+    return {"added" if op == "add" else "removed": changed, "version": services.policy.version}

@@ -28,6 +28,12 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _handler:
     connection.scope["user"] = await services.verifier.verify(token.strip())
 
 
+def services_of(request: ASGIConnection[Any, Any, Any, Any]) -> Services:
+    """The process's service graph, built at start-up (``gateway.app``)."""
+    services: Services = request.app.state.services
+    return services
+
+
 def require(services: Services, principal: Principal, resource: str, action: str) -> None:
     """Raise 403 unless policy grants ``action`` on ``resource`` (e.g. ``system:policies``)."""
     if not services.policy.decide(principal, resource, action).allowed:

@@ -22,7 +22,7 @@ from gateway.api.schemas import (
     SearchHitOut,
     SearchOut,
 )
-from gateway.api.security import authenticate
+from gateway.api.security import authenticate, services_of
 from gateway.audit.record import AuditRecord, AuditStatus
 from gateway.auth.principal import Principal
 from gateway.deps import Services
@@ -32,11 +32,6 @@ from gateway.ingest.service import DocumentInput
 from gateway.observability import request_id_var
 
 AuthedRequest = Request[Principal, Any, State]
-
-
-def _services(request: AuthedRequest) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _k(services: Services, k: int | None) -> int:
@@ -71,7 +66,7 @@ class RetrievalController(Controller):
     @post("/search", sync_to_thread=True, status_code=200)
     def search(self, request: AuthedRequest, data: JSONBody[SearchBody]) -> SearchOut:
         """Hybrid search over the documents the caller may read; nothing else is ever scored."""
-        services = _services(request)
+        services = services_of(request)
         out = services.pipeline.search(
             request.user,
             data.query,
@@ -100,7 +95,7 @@ class RetrievalController(Controller):
     @post("/ask", sync_to_thread=True, status_code=200)
     def ask(self, request: AuthedRequest, data: JSONBody[AskBody]) -> AskOut:
         """Answer with citations from permitted passages; audited before the response leaves."""
-        services = _services(request)
+        services = services_of(request)
         out = services.pipeline.ask(
             request.user,
             data.question,
@@ -136,7 +131,7 @@ class DocumentController(Controller):
     @post("/", sync_to_thread=True)
     def put_document(self, request: AuthedRequest, data: JSONBody[DocumentIn]) -> Response[DocumentOut]:
         """Ingest (or re-ingest) a document; 201 when a new version was indexed, 200 when unchanged."""
-        services = _services(request)
+        services = services_of(request)
         services.documents.require_write(request.user, data.collection)  # before parsing anything
         doc = _to_input(data, services.settings.max_document_bytes)
         result = services.documents.ingest(request.user, doc)
@@ -158,7 +153,7 @@ class DocumentController(Controller):
 
     @get("/{document_id:path}", sync_to_thread=True)
     def get_document(self, request: AuthedRequest, document_id: FromPath[str]) -> DocumentInfoOut:
-        services = _services(request)
+        services = services_of(request)
         row = services.documents.get(request.user, document_id.lstrip("/"))
         return DocumentInfoOut(
             id=row.document_id,
@@ -175,7 +170,7 @@ class DocumentController(Controller):
 
     @delete("/{document_id:path}", sync_to_thread=True, status_code=200)
     def delete_document(self, request: AuthedRequest, document_id: FromPath[str]) -> DocumentOut:
-        services = _services(request)
+        services = services_of(request)
         row = services.documents.delete(request.user, document_id.lstrip("/"))
         audit_change(
             services,

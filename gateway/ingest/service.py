@@ -253,7 +253,7 @@ class DocumentService:
     def get(self, principal: Principal, document_id: str) -> DocumentRow:
         """The registry row, if the principal may read the document; otherwise 404 (never 403)."""
         row = self._get_row(principal.tenant, document_id)
-        if row is None or row.status == "deleted" or not self.policy.can_read(principal, _ref(row)).allowed:
+        if row is None or row.status == "deleted" or not self.policy.can_read(principal, document_ref(row)).allowed:
             raise NotFound("no such document")
         return row
 
@@ -268,7 +268,7 @@ class DocumentService:
             raise NotFound("no such document")
         if not self.may_write(principal, row.collection):
             # Do not reveal documents the caller cannot see; those it can see but not write: 403.
-            if not self.policy.can_read(principal, _ref(row)).allowed:
+            if not self.policy.can_read(principal, document_ref(row)).allowed:
                 raise NotFound("no such document")
             raise PermissionDenied("you may not delete documents in this collection")
         with self._lock(principal.tenant, document_id):
@@ -336,7 +336,8 @@ class DocumentService:
             raise ServiceUnavailable("document registry unavailable") from None
 
 
-def _ref(row: DocumentRow) -> DocumentRef:
+def document_ref(row: DocumentRow) -> DocumentRef:
+    """What the policy needs to decide on a registered document."""
     acl = row.acl or {}
     return DocumentRef(
         tenant=row.tenant,
