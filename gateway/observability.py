@@ -25,7 +25,7 @@ def new_request_id() -> str:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; ``extra={...}`` fields are merged in."""
 
-    _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+    _RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -55,7 +55,9 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not isinstance(h, _JsonHandler)] + [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "opensearch", "urllib3"):
+    # casbin logs the whole model and policy at INFO on every enforcer build (one per principal
+    # view): noise, and policy content does not belong in application logs.
+    for noisy in ("httpx", "httpcore", "opensearch", "urllib3", "casbin", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
