@@ -86,5 +86,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="gateway", version=__version__, path="/schema"),
         debug=False,
-        logging_config=None,  # logging is ours (JSON, request id); Litestar must not reconfigure it
+        logging_config=None,
+        # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
+        request_max_body_size=settings.max_document_bytes * 4 // 3
+        + 1_000_000,  # logging is ours (JSON, request id); Litestar must not reconfigure it
     )

@@ -46,8 +46,11 @@ class AdminController(Controller):
     def explain(self, request: AuthedRequest, data: JSONBody[ExplainIn]) -> ExplainOut:
         """Why would ``subject`` (with ``groups``) be allowed or denied this document?"""
         services = services_of(request)
-        require(services, request.user, "system:policies", "read")
         tenant = data.tenant or request.user.tenant
+        # The caller needs policy read *in the tenant asked about*: a tenant-scoped admin must not
+        # explain (and so probe) another tenant's documents.
+        caller = Principal(request.user.subject, tenant, request.user.groups)
+        require(services, caller, "system:policies", "read")
         who = Principal(subject=data.subject, tenant=tenant, groups=frozenset(data.groups))
         row = services.documents.find(tenant, data.document_id)
         if row is None:

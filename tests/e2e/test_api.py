@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 from gateway.deps import Services
 from gateway.errors import PolicyUnavailable
 from gateway.generation.base import NO_ANSWER
+from tests.e2e.conftest import TENANT
 
 Auth = Callable[..., dict[str, str]]
 
@@ -314,3 +315,19 @@ def _titles(services: Services) -> list[tuple[str, str]]:
 
     with Session(services.engine) as s:
         return [(r.document_id, r.title) for r in s.execute(select(DocumentRow)).scalars()]
+
+
+def test_a_tenant_scoped_admin_cannot_explain_another_tenants_documents(
+    client: TestClient[Any], auth: Auth, services: Services
+) -> None:
+    from gateway.authz.service import PolicyRule
+
+    services.policy.add_rule(PolicyRule("g", ("user:gadmin", "role:admin", "globex")), actor="test")
+    body = {"subject": "alice", "groups": ["engineering"], "document_id": "eng-oncall-rotation", "tenant": TENANT}
+    r = client.post("/v1/admin/explain", json=body, headers=auth("gadmin", [], tenant="globex"))
+    assert r.status_code == 403
+    same_tenant = {**body, "tenant": "globex"}
+    assert (
+        client.post("/v1/admin/explain", json=same_tenant, headers=auth("gadmin", [], tenant="globex")).status_code
+        == 404
+    )
