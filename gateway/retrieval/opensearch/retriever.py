@@ -63,13 +63,21 @@ class OpenSearchRetriever:
 
     # -- index management -------------------------------------------------------------------
 
-    def fusion_configs(self) -> tuple[FusionConfig, FusionConfig]:
-        """The two fusions the settings describe (RRF and weighted); pipelines exist for both."""
+    def fusion_configs(self) -> tuple[FusionConfig, ...]:
+        """The fusions the settings can ask for; a search pipeline is created for each.
+
+        RRF and weighted always; with ``adaptive`` fusion also the two weighted configs the
+        query-adaptive router picks (identifier and natural-language weights).
+        """
         s = self._search
-        return (
+        configs = [
             FusionConfig("rrf", s.rrf_rank_constant, s.lexical_weight, s.candidates),
             FusionConfig("weighted", s.rrf_rank_constant, s.lexical_weight, s.candidates),
-        )
+        ]
+        if s.fusion == "adaptive":
+            for weight in (s.adaptive_identifier_weight, s.adaptive_natural_weight):
+                configs.append(FusionConfig("weighted", s.rrf_rank_constant, weight, s.candidates))
+        return tuple(dict.fromkeys(configs))
 
     def ensure_index(self, embedding_model: str, dimension: int) -> IndexInfo:
         """Create the versioned index, alias and search pipelines if missing; check ``_meta``."""
