@@ -20,7 +20,7 @@ from bench.quality_corpus import ManPage
 from gateway.app import create_app
 from gateway.auth.dev import mint_dev_token
 from gateway.deps import POLICY_DIR, Services, build_services
-from gateway.ingest.service import DocumentInput
+from gateway.ingest.documents import DocumentInput
 from gateway.settings import SearchSettings, Settings
 
 TENANT = "bench"

@@ -170,8 +170,8 @@ def ingest(path: Path, tenant: str, collection: str | None, allow: tuple[str, ..
     from gateway.audit.record import AuditRecord  # noqa: PLC0415
     from gateway.deps import build_services  # noqa: PLC0415
     from gateway.errors import GatewayError  # noqa: PLC0415
+    from gateway.ingest.documents import IngestResult  # noqa: PLC0415
     from gateway.ingest.loader import iter_inputs  # noqa: PLC0415
-    from gateway.ingest.service import IngestResult  # noqa: PLC0415
 
     settings = _settings()
     services = build_services(settings)

@@ -27,8 +27,8 @@ from gateway.audit.record import AuditRecord, AuditStatus
 from gateway.auth.principal import Principal
 from gateway.deps import Services
 from gateway.errors import InvalidRequest
+from gateway.ingest.documents import DocumentInput
 from gateway.ingest.parsers import parse_document
-from gateway.ingest.service import DocumentInput
 from gateway.observability import request_id_var
 
 AuthedRequest = Request[Principal, Any, State]

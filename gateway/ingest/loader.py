@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import InvalidRequest
+from gateway.ingest.documents import DocumentInput
 from gateway.ingest.parsers import mime_from_filename, parse_document
-from gateway.ingest.service import DocumentInput
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 

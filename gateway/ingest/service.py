@@ -8,83 +8,25 @@ is really searchable (``indexed``) and records ``failed`` when the backend refus
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from gateway.auth.principal import Principal
 from gateway.authz.service import DocumentRef, PolicyService
-from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
+from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
+from gateway.ingest.documents import DocumentInput, IngestResult
 from gateway.ingest.models import DocumentRow
+from gateway.ingest.registry import DocumentRegistry
 from gateway.retrieval.base import Chunk, Retriever, Vector
 from gateway.retrieval.chunking import ChunkSpan, chunk_text, chunk_title, make_chunk_id
 from gateway.retrieval.embed import Embedder
 from gateway.settings import ChunkingSettings
 
 log = logging.getLogger("gateway.ingest")
-
-# Ids, collections and principals end up in index terms and filters: keep them to a safe charset.
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}$")
-_COLLECTION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_PRINCIPAL_RE = re.compile(r"^(user|group|role):[A-Za-z0-9._@:/-]{1,200}$")
-
-
-@dataclass(frozen=True)
-class DocumentInput:
-    """A document as submitted (already parsed to text)."""
-
-    document_id: str
-    title: str
-    text: str
-    collection: str
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
-    labels: tuple[str, ...] = ()
-    source_uri: str | None = None
-    mime_type: str = "text/plain"
-    updated_at: datetime | None = None
-
-    def validate(self) -> None:
-        if not _ID_RE.match(self.document_id):
-            raise InvalidRequest("document id must be 1-256 characters of letters, digits and ._:/@-")
-        if not _COLLECTION_RE.match(self.collection):
-            raise InvalidRequest("collection must be 1-64 lowercase letters, digits and ._-")
-        for p in (*self.allow, *self.deny):
-            if not _PRINCIPAL_RE.match(p):
-                raise InvalidRequest("ACL entries must look like user:<sub>, group:<name> or role:<name>")
-        if not self.text.strip():
-            raise InvalidRequest("the document has no text")
-
-    def content_hash(self) -> str:
-        payload = {
-            "title": self.title,
-            "text": self.text,
-            "collection": self.collection,
-            "allow": sorted(set(self.allow)),
-            "deny": sorted(set(self.deny)),
-            "labels": sorted(set(self.labels)),
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    document_id: str
-    version: int
-    status: str
-    created: bool
-    """False when the same content was already indexed (idempotent no-op)."""
-    chunk_count: int = 0
 
 
 @dataclass
@@ -96,8 +38,12 @@ class DocumentService:
     embedder: Embedder
     policy: PolicyService
     chunking: ChunkingSettings
+    registry: DocumentRegistry = field(init=False)
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.registry = DocumentRegistry(self.engine)
 
     def _lock(self, tenant: str, document_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -125,7 +71,7 @@ class DocumentService:
         doc.validate()
         digest = doc.content_hash()
         with self._lock(tenant, doc.document_id):
-            existing = self._get_row(tenant, doc.document_id)
+            existing = self.registry.get(tenant, doc.document_id)
             if existing is not None and existing.content_hash == digest and existing.status == "indexed":
                 return IngestResult(doc.document_id, existing.version, existing.status, False, existing.chunk_count)
             version = 1 if existing is None else existing.version + 1
@@ -135,9 +81,9 @@ class DocumentService:
                 status = "indexed"
             except GatewayError:
                 status = "failed"
-                self._record(tenant, doc, digest, version if existing is None else existing.version, status, 0)
+                self.registry.record(tenant, doc, digest, version if existing is None else existing.version, status, 0)
                 raise
-            self._record(tenant, doc, digest, version, status, len(chunks))
+            self.registry.record(tenant, doc, digest, version, status, len(chunks))
             log.info(
                 "document indexed",
                 extra={
@@ -166,7 +112,7 @@ class DocumentService:
         for doc in docs:
             doc.validate()
             digest = doc.content_hash()
-            existing = self._get_row(tenant, doc.document_id)
+            existing = self.registry.get(tenant, doc.document_id)
             if existing is not None and existing.content_hash == digest and existing.status == "indexed":
                 result = IngestResult(doc.document_id, existing.version, existing.status, False, existing.chunk_count)
                 results.append(result)
@@ -206,7 +152,7 @@ class DocumentService:
         self.retriever.replace_documents(items)
         out: list[IngestResult] = []
         for (doc, digest, version, spans), _item in zip(pending, items, strict=True):
-            self._record(tenant, doc, digest, version, "indexed", len(spans))
+            self.registry.record(tenant, doc, digest, version, "indexed", len(spans))
             result = IngestResult(doc.document_id, version, "indexed", True, len(spans))
             out.append(result)
             if progress:
@@ -252,18 +198,18 @@ class DocumentService:
 
     def get(self, principal: Principal, document_id: str) -> DocumentRow:
         """The registry row, if the principal may read the document; otherwise 404 (never 403)."""
-        row = self._get_row(principal.tenant, document_id)
+        row = self.registry.get(principal.tenant, document_id)
         if row is None or row.status == "deleted" or not self.policy.can_read(principal, document_ref(row)).allowed:
             raise NotFound("no such document")
         return row
 
     def find(self, tenant: str, document_id: str) -> DocumentRow | None:
         """The live registry row, without a permission check (for admin explain)."""
-        row = self._get_row(tenant, document_id)
+        row = self.registry.get(tenant, document_id)
         return None if row is None or row.status == "deleted" else row
 
     def delete(self, principal: Principal, document_id: str) -> DocumentRow:
-        row = self._get_row(principal.tenant, document_id)
+        row = self.registry.get(principal.tenant, document_id)
         if row is None or row.status == "deleted":
             raise NotFound("no such document")
         if not self.may_write(principal, row.collection):
@@ -273,67 +219,8 @@ class DocumentService:
             raise PermissionDenied("you may not delete documents in this collection")
         with self._lock(principal.tenant, document_id):
             self.retriever.delete_document(principal.tenant, document_id)
-            self._set_status(principal.tenant, document_id, "deleted", 0)
+            self.registry.set_status(principal.tenant, document_id, "deleted", 0)
         return row
-
-    def count(self, tenant: str | None = None) -> int:
-        with Session(self.engine) as s:
-            stmt = select(DocumentRow.id).where(DocumentRow.status == "indexed")
-            if tenant is not None:
-                stmt = stmt.where(DocumentRow.tenant == tenant)
-            return len(s.execute(stmt).all())
-
-    # -- registry ----------------------------------------------------------------------------
-
-    def _get_row(self, tenant: str, document_id: str) -> DocumentRow | None:
-        try:
-            with Session(self.engine, expire_on_commit=False) as s:
-                return s.execute(
-                    select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == document_id)
-                ).scalar_one_or_none()
-        except SQLAlchemyError as exc:
-            log.error("document registry unavailable", extra={"exc_type": type(exc).__name__})
-            raise ServiceUnavailable("document registry unavailable") from None
-
-    def _record(self, tenant: str, doc: DocumentInput, digest: str, version: int, status: str, chunks: int) -> None:
-        values: dict[str, Any] = {
-            "version": version,
-            "content_hash": digest,
-            "title": doc.title,
-            "collection": doc.collection,
-            "acl": {"allow": sorted(set(doc.allow)), "deny": sorted(set(doc.deny))},
-            "labels": sorted(set(doc.labels)),
-            "source_uri": doc.source_uri,
-            "mime_type": doc.mime_type,
-            "status": status,
-            "chunk_count": chunks,
-            "updated_at": doc.updated_at,
-        }
-        try:
-            with Session(self.engine) as s, s.begin():
-                row = s.execute(
-                    select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == doc.document_id)
-                ).scalar_one_or_none()
-                if row is None:
-                    s.add(DocumentRow(tenant=tenant, document_id=doc.document_id, **values))
-                else:
-                    for key, value in values.items():
-                        setattr(row, key, value)
-        except SQLAlchemyError as exc:
-            log.error("document registry write failed", extra={"exc_type": type(exc).__name__})
-            raise ServiceUnavailable("document registry unavailable") from None
-
-    def _set_status(self, tenant: str, document_id: str, status: str, chunks: int) -> None:
-        try:
-            with Session(self.engine) as s, s.begin():
-                row = s.execute(
-                    select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == document_id)
-                ).scalar_one()
-                row.status = status
-                row.chunk_count = chunks
-        except SQLAlchemyError as exc:
-            log.error("document registry write failed", extra={"exc_type": type(exc).__name__})
-            raise ServiceUnavailable("document registry unavailable") from None
 
 
 def document_ref(row: DocumentRow) -> DocumentRef:
