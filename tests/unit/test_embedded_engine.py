@@ -169,3 +169,27 @@ def test_read_only_open_searches_beside_the_writer_and_refuses_writes(tmp_path: 
         put(reader, make_chunks("d9", ["policy travel 9"]))
     reader.close()
     writer.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "phrases"),
+    [
+        ("--preserve-root", [["preserv", "root"]]),
+        ("EPOLL_CTL_ADD and O_CLOEXEC", [["epol", "ctl", "add"], ["o", "cloexec"]]),
+        ("plain words only", []),
+        ("ENG-3 ENG-3", [["eng", "3"]]),
+    ],
+)
+def test_compound_identifiers_become_phrases(query: str, phrases: list[list[str]]) -> None:
+    from gateway.retrieval.embedded.lexical import analyzer, compound_phrases
+
+    assert compound_phrases(query, analyzer().analyze) == phrases
+
+
+def test_the_exact_identifier_outranks_its_parts_scattered(tmp_path: Path) -> None:
+    retriever = open_retriever(tmp_path)
+    put(retriever, make_chunks("scattered", ["root of the tree; preserve the order of the root nodes"]))
+    put(retriever, make_chunks("exact", ["use --preserve-root to refuse recursive removal of / itself"]))
+    hits = retriever.lexical_search(request("--preserve-root"))
+    assert hits[0].document_id == "exact"
+    retriever.close()

@@ -8,8 +8,9 @@ the index reflects; on open, any other value (a crash between the two commits) m
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import tantivy
@@ -23,6 +24,22 @@ KEY_SEP = "\x1f"
 
 _Occur = tantivy.Occur
 _Query = tantivy.Query
+
+
+PHRASE_BOOST = 2.0
+"""Weight of a compound identifier's parts found in sequence (tuned on bench/quality.py's identifier set)."""
+_COMPOUND = re.compile(r"\w+(?:[-_./:]+\w+)+")
+"""Tokens the tokenizer splits on inner punctuation: options, CONST_NAMES, dotted.names, paths."""
+
+
+def compound_phrases(text: str, analyze: Callable[[str], list[str]]) -> list[list[str]]:
+    """Analysed parts of each compound token of ``text`` that has at least two parts."""
+    out: list[list[str]] = []
+    for match in _COMPOUND.finditer(text):
+        parts = analyze(match.group(0))
+        if len(parts) >= 2 and parts not in out:
+            out.append(parts)
+    return out
 
 
 def analyzer() -> tantivy.TextAnalyzer:
@@ -186,8 +203,13 @@ class LexicalIndex:
             clauses.append((_Occur.Must, _Query.term_set_query(s, "collection", sorted(scope))))
         return _Query.boolean_query(clauses)
 
-    def text_query(self, terms: Sequence[str]) -> tantivy.Query | None:
-        """Any analysed term in the text, or (boosted) in the title; None for no terms."""
+    def text_query(self, terms: Sequence[str], phrases: Sequence[Sequence[str]] = ()) -> tantivy.Query | None:
+        """Any analysed term in the text, or (boosted) in the title; None for no terms.
+
+        ``phrases`` are the analysed parts of compound tokens (``--preserve-root``, ``EPOLL_CTL_ADD``):
+        the tokenizer splits them into common words, so the parts in sequence get a boosted phrase
+        clause that rewards the exact identifier.
+        """
         if not terms:
             return None
         s = self.schema
@@ -195,6 +217,9 @@ class LexicalIndex:
         for term in terms[:MAX_QUERY_TERMS]:
             should.append((_Occur.Should, _Query.term_query(s, "text", term)))
             should.append((_Occur.Should, _Query.boost_query(_Query.term_query(s, "title", term), TITLE_BOOST)))
+        for parts in phrases[:MAX_QUERY_TERMS]:
+            phrase = _Query.phrase_query(s, "text", list(parts))
+            should.append((_Occur.Should, _Query.boost_query(phrase, PHRASE_BOOST)))
         return _Query.boolean_query(should)
 
     @staticmethod

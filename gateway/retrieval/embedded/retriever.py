@@ -26,7 +26,7 @@ import tantivy
 from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import Chunk, Hit, IndexInfo, SearchRequest, Vector
 from gateway.retrieval.embedded.highlight import highlights
-from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyzer, document_key
+from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyzer, compound_phrases, document_key
 from gateway.retrieval.embedded.store import ChunkStore, HitRow, split_values
 from gateway.retrieval.embedded.vectors import VectorBuilder, VectorSnapshot
 from gateway.retrieval.fusion import fuse, top_k
@@ -328,7 +328,8 @@ class EmbeddedRetriever:
 
     def _lexical_ranked(self, snap: _Snapshot, request: SearchRequest, n: int) -> _Ranked:
         acl = self._lexical.acl_query(request.acl, request.collections)
-        text = self._lexical.text_query(self._terms(request.text))
+        phrases = compound_phrases(request.text, self._analyzer.analyze)
+        text = self._lexical.text_query(self._terms(request.text), phrases)
         if acl is None or text is None:
             return _Ranked([], [])
         found = LexicalIndex.search(snap.searcher, text, acl, n)
