@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.deps import Services
 
 console = Console(stderr=True)
 
@@ -167,7 +170,6 @@ def audit_verify() -> None:
 @click.option("--deny", multiple=True, help="ACL deny principal for files without a manifest entry")
 def ingest(path: Path, tenant: str, collection: str | None, allow: tuple[str, ...], deny: tuple[str, ...]) -> None:
     """Ingest a folder (txt, md, html, pdf; *.jsonl manifests) or a JSONL file, with progress and a summary."""
-    from gateway.audit.record import AuditRecord  # noqa: PLC0415
     from gateway.deps import build_services  # noqa: PLC0415
     from gateway.errors import GatewayError  # noqa: PLC0415
     from gateway.ingest.documents import IngestResult  # noqa: PLC0415
@@ -198,7 +200,7 @@ def ingest(path: Path, tenant: str, collection: str | None, allow: tuple[str, ..
         except GatewayError as exc:
             counts["failed"] = len(inputs) - counts["indexed"] - counts["unchanged"]
             console.print(f"[red]ingest stopped: {exc.detail}[/red]")
-    _audit_cli(services, AuditRecord, tenant, counts)
+    _audit_cli(services, tenant, counts)
     services.close()
     click.echo(
         f"ingested into tenant '{tenant}': {counts['indexed']} indexed ({counts['chunks']} chunks), "
@@ -208,21 +210,20 @@ def ingest(path: Path, tenant: str, collection: str | None, allow: tuple[str, ..
         raise SystemExit(1)
 
 
-def _audit_cli(services: Any, record_cls: Any, tenant: str, counts: dict[str, int]) -> None:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
+def _audit_cli(services: Services, tenant: str, counts: dict[str, int]) -> None:
+    """The operator's bulk ingest is audited like an API change, as subject ``cli:<user>``."""
+    from gateway.audit.record import AuditRecord  # noqa: PLC0415
+    from gateway.auth.principal import Principal  # noqa: PLC0415
     from gateway.observability import new_request_id  # noqa: PLC0415
 
+    operator = Principal(subject=f"cli:{os.environ.get('USER', 'operator')}", tenant=tenant)
     services.audit.append(
-        record_cls(
+        AuditRecord.of(
+            operator,
             request_id=new_request_id(),
             kind="ingest",
             status="ok",
-            tenant=tenant,
-            subject=f"cli:{os.environ.get('USER', 'operator')}",
-            groups=(),
             policy_version=services.policy.version,
-            occurred_at=datetime.now(UTC),
             action="cli.ingest",
             details=counts,
         )

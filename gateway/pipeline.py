@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.audit.log import AuditLog
@@ -100,15 +99,12 @@ class AnswerPipeline:
             self._audit_failure("search", principal, request_id, query, exc, timings)
             raise
         self._audit(
-            AuditRecord(
+            AuditRecord.of(
+                principal,
                 request_id=request_id,
                 kind="search",
                 status="ok" if hits else "no_answer",
-                tenant=principal.tenant,
-                subject=principal.subject,
-                groups=tuple(sorted(principal.groups)),
                 policy_version=self.policy.version,
-                occurred_at=datetime.now(UTC),
                 question=query,
                 retrieved=_refs(hits),
                 latencies_ms=timings.stages,
@@ -136,15 +132,12 @@ class AnswerPipeline:
             raise
         status: AuditStatus = "answered" if completion.answered else "no_answer"
         self._audit(
-            AuditRecord(
+            AuditRecord.of(
+                principal,
                 request_id=request_id,
                 kind="ask",
                 status=status,
-                tenant=principal.tenant,
-                subject=principal.subject,
-                groups=tuple(sorted(principal.groups)),
                 policy_version=self.policy.version,
-                occurred_at=datetime.now(UTC),
                 question=question,
                 answer=completion.text,
                 citations=tuple(_citation_dict(c) for c in completion.citations),
@@ -251,15 +244,12 @@ class AnswerPipeline:
             version = self.policy.version
         details: dict[str, Any] = {"error": exc.code}
         self._audit(
-            AuditRecord(
+            AuditRecord.of(
+                principal,
                 request_id=request_id,
                 kind=kind,
                 status="failed",
-                tenant=principal.tenant,
-                subject=principal.subject,
-                groups=tuple(sorted(principal.groups)),
                 policy_version=version,
-                occurred_at=datetime.now(UTC),
                 question=text,
                 latencies_ms=timings.stages,
                 details=details,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -43,15 +43,12 @@ def audit_change(
 ) -> None:
     """One audit row per administrative or data change, written before the response leaves."""
     services.audit.append(
-        AuditRecord(
+        AuditRecord.of(
+            principal,
             request_id=request_id_var.get(),
             kind="admin",
             status=status,
-            tenant=principal.tenant,
-            subject=principal.subject,
-            groups=tuple(sorted(principal.groups)),
             policy_version=services.policy.version,
-            occurred_at=datetime.now(UTC),
             action=action,
             details=details,
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
+
+from gateway.auth.principal import Principal
 
 AuditKind = Literal["ask", "search", "admin", "ingest", "delete"]
 AuditStatus = Literal["answered", "no_answer", "refused", "failed", "ok"]
@@ -42,3 +44,27 @@ class AuditRecord:
     guards: dict[str, Any] = field(default_factory=dict)
     latencies_ms: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        principal: Principal,
+        *,
+        request_id: str,
+        kind: AuditKind,
+        status: AuditStatus,
+        policy_version: int,
+        **fields: Any,
+    ) -> AuditRecord:
+        """A record about ``principal``'s request, stamped now; ``fields`` fill in the rest."""
+        return cls(
+            request_id=request_id,
+            kind=kind,
+            status=status,
+            tenant=principal.tenant,
+            subject=principal.subject,
+            groups=tuple(sorted(principal.groups)),
+            policy_version=policy_version,
+            occurred_at=datetime.now(UTC),
+            **fields,
+        )
