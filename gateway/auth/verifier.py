@@ -47,11 +47,15 @@ class TokenVerifier:
 
         Raises:
             AuthenticationError: a ``TokenRejected`` whose ``reason`` says why (it is also logged).
+            ServiceUnavailable: the issuer cannot be reached and no usable key is cached (503).
         """
         try:
             return principal_from_claims(await self._claims(token), self._settings.oidc)
         except TokenRejected as exc:
             exc.log()
+            if exc.reason is Reason.ISSUER_UNAVAILABLE:
+                # Not the caller's fault and not a verdict on the token: 503 (retry), never a pass.
+                raise ServiceUnavailable("Identity provider unavailable", code="idp_unavailable") from None
             raise
 
     async def ready(self) -> None:

@@ -155,11 +155,12 @@ async def test_not_ready_when_the_issuer_cannot_be_reached(tmp_path: Path) -> No
     try:
         with pytest.raises(ServiceUnavailable):
             await verifier.ready()
-        with pytest.raises(TokenRejected) as refused:
+        # The token is not judged at all: an unreachable IdP is a 503 for the caller, never a pass.
+        with pytest.raises(ServiceUnavailable) as refused:
             await verifier.verify(make_key("k", "EdDSA").sign(claims_for("http://127.0.0.1:9")))
     finally:
         await verifier.aclose()
-    assert refused.value.reason is Reason.ISSUER_UNAVAILABLE
+    assert refused.value.code == "idp_unavailable"
 
 
 async def test_not_ready_when_discovery_names_another_issuer(idp: FakeIdP, tmp_path: Path) -> None:
