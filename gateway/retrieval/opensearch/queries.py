@@ -18,6 +18,7 @@ be the only thing between a caller and other tenants' text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -96,6 +97,16 @@ def acl_filter_query(
     return {"bool": compiled}
 
 
+_COMPOUND = re.compile(r"\w+(?:[-_./:]+\w+)+")
+"""Same rule as the embedded engine: tokens the analyzer splits on inner punctuation."""
+
+
+def compound_tokens(text: str) -> list[str]:
+    """Compound identifiers (``--preserve-root``, ``EPOLL_CTL_ADD``) of ``text``: each gets its own
+    phrase clause, so the exact identifier outranks its parts scattered (bench/quality.py)."""
+    return list(dict.fromkeys(m.group(0) for m in _COMPOUND.finditer(text)))
+
+
 def lexical_query(text: str, acl_filter: Body | None) -> Body:
     """BM25 over ``text`` and ``title^2`` with a phrase boost; ``acl_filter`` in ``bool.filter``."""
     query: Body = {
@@ -108,7 +119,10 @@ def lexical_query(text: str, acl_filter: Body | None) -> Body:
                 }
             }
         ],
-        "should": [{"match_phrase": {"text": {"query": text, "boost": PHRASE_BOOST}}}],
+        "should": [
+            {"match_phrase": {"text": {"query": phrase, "boost": PHRASE_BOOST}}}
+            for phrase in dict.fromkeys([text, *compound_tokens(text)])
+        ],
     }
     if acl_filter is not None:
         query["filter"] = [acl_filter]
