@@ -8,7 +8,6 @@ the index reflects; on open, any other value (a crash between the two commits) m
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import tantivy
 
 from gateway.authz.filter import AclFilter
+from gateway.retrieval.adaptive import compound_tokens
 from gateway.retrieval.base import Chunk
 
 TITLE_BOOST = 2.0
@@ -28,15 +28,13 @@ _Query = tantivy.Query
 
 PHRASE_BOOST = 2.0
 """Weight of a compound identifier's parts found in sequence (tuned on bench/quality.py's identifier set)."""
-_COMPOUND = re.compile(r"\w+(?:[-_./:]+\w+)+")
-"""Tokens the tokenizer splits on inner punctuation: options, CONST_NAMES, dotted.names, paths."""
 
 
 def compound_phrases(text: str, analyze: Callable[[str], list[str]]) -> list[list[str]]:
     """Analysed parts of each compound token of ``text`` that has at least two parts."""
     out: list[list[str]] = []
-    for match in _COMPOUND.finditer(text):
-        parts = analyze(match.group(0))
+    for token in compound_tokens(text):
+        parts = analyze(token)
         if len(parts) >= 2 and parts not in out:
             out.append(parts)
     return out

@@ -18,12 +18,12 @@ be the only thing between a caller and other tenants' text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from gateway.authz.filter import AclFilter
 from gateway.errors import InvalidRequest
+from gateway.retrieval.adaptive import compound_tokens
 from gateway.retrieval.base import SearchRequest, Vector
 
 Body = dict[str, Any]
@@ -95,16 +95,6 @@ def acl_filter_query(
     if must_not:
         compiled["must_not"] = must_not
     return {"bool": compiled}
-
-
-_COMPOUND = re.compile(r"\w+(?:[-_./:]+\w+)+")
-"""Same rule as the embedded engine: tokens the analyzer splits on inner punctuation."""
-
-
-def compound_tokens(text: str) -> list[str]:
-    """Compound identifiers (``--preserve-root``, ``EPOLL_CTL_ADD``) of ``text``: each gets its own
-    phrase clause, so the exact identifier outranks its parts scattered (bench/quality.py)."""
-    return list(dict.fromkeys(m.group(0) for m in _COMPOUND.finditer(text)))
 
 
 def lexical_query(text: str, acl_filter: Body | None) -> Body:
