@@ -24,6 +24,10 @@ QueryKind = Literal["identifier", "natural", "mixed"]
 _CODE_TOKEN = re.compile(r"^-{1,2}\w|_|::|\(\)|\w\.\w|\w/\w|[a-z][A-Z]|[A-Za-z]\d")
 
 
+PHRASE_BOOST = 2.0
+"""Weight of a compound identifier's parts found in sequence, on every backend (tuned on the man-page
+identifier set of bench/quality.py)."""
+
 _COMPOUND = re.compile(r"\w+(?:[-_./:]+\w+)+")
 """Tokens an analyzer splits on inner punctuation: --options, CONST_NAMES, dotted.names, paths."""
 

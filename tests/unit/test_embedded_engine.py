@@ -12,6 +12,7 @@ from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import SearchRequest
 from gateway.retrieval.embed import HashingEmbedder
 from gateway.retrieval.embedded import EmbeddedRetriever
+from gateway.retrieval.embedded.tenants import tenant_dir
 from tests.contracts.conftest import make_chunks, put
 
 EMBEDDER = HashingEmbedder(64)
@@ -39,12 +40,13 @@ def test_lexical_index_is_rebuilt_from_the_chunk_store(tmp_path: Path, damage: s
     fill(retriever)
     before = retriever.search(request())
     retriever.close()
+    index = tenant_dir(tmp_path / "bm25", "t1")
     if damage == "delete_index":
-        shutil.rmtree(tmp_path / "lexical")
+        shutil.rmtree(index)
     elif damage == "dirty_marker":
-        (tmp_path / "lexical.generation").write_text("dirty")
+        index.with_name(index.name + ".generation").write_text("dirty")
     else:
-        for f in (tmp_path / "lexical").iterdir():
+        for f in index.iterdir():
             if f.is_file():
                 f.write_bytes(b"garbage")
     again = open_retriever(tmp_path)
