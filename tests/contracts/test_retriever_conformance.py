@@ -252,3 +252,31 @@ def test_ensure_index_refuses_another_model(retriever: Retriever, model: str, di
 
 def test_ping_passes_on_a_working_index(retriever: Retriever) -> None:
     retriever.ping()
+
+
+# -- per-tenant statistics (issue 7, 11(b)) -----------------------------------------------------------
+
+
+def _scores(retriever: Retriever, text: str) -> list[tuple[str, float]]:
+    return [(h.chunk_id, round(h.score, 6)) for h in retriever.lexical_search(request(EVERYONE_T1, text))]
+
+
+def test_scores_of_a_tenant_do_not_move_when_another_tenant_ingests(retriever: Retriever) -> None:
+    put(retriever, make_chunks("a1", ["the holiday policy covers travel"], tenant="t1"))
+    put(retriever, make_chunks("a2", ["the expense handbook covers meals"], tenant="t1"))
+    before = _scores(retriever, "holiday policy")
+    for i in range(12):  # another tenant floods the words of the query: df and lengths change there
+        put(retriever, make_chunks(f"b{i}", ["holiday holiday policy policy policy " * (i + 1)], tenant="t2"))
+    assert _scores(retriever, "holiday policy") == before
+    retriever.delete_document("t2", "b0")
+    assert _scores(retriever, "holiday policy") == before
+
+
+def test_scores_do_move_when_the_same_tenant_ingests(retriever: Retriever) -> None:
+    """The control for the rule above: within a tenant, statistics are shared (documented)."""
+    put(retriever, make_chunks("a1", ["the holiday policy covers travel"], tenant="t1"))
+    put(retriever, make_chunks("a2", ["the expense handbook covers meals"], tenant="t1"))
+    before = _scores(retriever, "holiday policy")
+    put(retriever, make_chunks("a3", ["holiday policy holiday policy"], tenant="t1", acl_allow=(ALICE,)))
+    after = dict(_scores(retriever, "holiday policy"))
+    assert after[before[0][0]] != before[0][1]

@@ -22,10 +22,13 @@ from gateway.authz.filter import AclFilter
 from gateway.errors import InvalidRequest, SearchUnavailable
 from gateway.retrieval.base import Chunk, FusionConfig, Retriever, SearchRequest
 from gateway.retrieval.opensearch import BulkWriteError, OpenSearchRetriever
+from gateway.retrieval.opensearch.mappings import tenant_alias
 from gateway.settings import OpenSearchSettings, SearchSettings
 from tests.unit.test_opensearch_bodies import ALIAS_ACTIONS_SCHEMA, assert_search_rules, errors
 
 ALIAS = "gw-chunks"
+TENANT_ALIAS = tenant_alias(ALIAS, "acme")
+"""Where tenant ``acme``'s chunks live (one index per tenant: per-tenant BM25 statistics)."""
 DIM = 4
 Json = dict[str, Any]
 
@@ -322,7 +325,7 @@ def test_replace_writes_then_deletes_other_versions_of_that_document() -> None:
     cluster = ScriptedCluster()
     make(cluster).replace_document("acme", "d1", [chunk("c1", "d1", 7), chunk("c2", "d1", 7)])
     writes = [(m, p, params, b) for m, p, params, b in cluster.requests if p.endswith(("_bulk", "_delete_by_query"))]
-    assert [p for _, p, _, _ in writes] == ["_bulk", f"{ALIAS}/_delete_by_query"]
+    assert [p for _, p, _, _ in writes] == ["_bulk", f"{TENANT_ALIAS}/_delete_by_query"]
     assert writes[0][2]["refresh"] == "wait_for" and writes[1][2]["refresh"] == "true"
     assert [line["index"]["_id"] for line in writes[0][3][0::2]] == ["c1", "c2"]
     assert writes[1][3]["query"]["bool"] == {
@@ -355,8 +358,13 @@ def test_rejected_bulk_items_are_not_retried() -> None:
 
 def test_delete_document_deletes_by_tenant_and_document() -> None:
     cluster = ScriptedCluster()
-    make(cluster).delete_document("acme", "d1")
-    (body,) = [b for _, p, _, b in cluster.requests if p.endswith("_delete_by_query")]
+    retriever = make(cluster)
+    retriever.delete_document("acme", "d1")  # the tenant has no index yet: nothing to delete
+    assert not [p for _, p, _, _ in cluster.requests if p.endswith("_delete_by_query")]
+    retriever.replace_document("acme", "d2", [chunk("c2", "d2", 1)])
+    cluster.requests.clear()
+    retriever.delete_document("acme", "d1")
+    (body,) = [b for _, p, _, b in cluster.requests if p == f"{TENANT_ALIAS}/_delete_by_query"]
     assert body == {"query": {"bool": {"filter": [{"term": {"tenant": "acme"}}, {"term": {"document_id": "d1"}}]}}}
 
 
@@ -364,6 +372,7 @@ def test_delete_document_deletes_by_tenant_and_document() -> None:
 def test_search_errors_are_search_unavailable(status: int) -> None:
     cluster = ScriptedCluster(version="2.9.0")
     retriever = make(cluster)
+    retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1)])
     cluster.failures = [("_search", status)] * 5
     with pytest.raises(SearchUnavailable):
         retriever.search(req())

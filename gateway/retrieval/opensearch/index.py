@@ -45,6 +45,22 @@ def current_index(client: OpenSearch, alias: str) -> str | None:
     return next(iter(found))
 
 
+def alias_exists(client: OpenSearch, alias: str) -> bool:
+    """Whether ``alias`` exists (a tenant that has never written has no index)."""
+    with unavailable_on_error("alias lookup"):
+        return bool(client.indices.exists_alias(name=alias))
+
+
+def tenant_aliases(client: OpenSearch, alias: str) -> list[str]:
+    """Every tenant alias under the root ``alias`` (``<alias>-t-*``), sorted."""
+    with unavailable_on_error("alias listing"):
+        try:
+            found: dict[str, Any] = client.indices.get_alias(name=f"{alias}-t-*")
+        except NotFoundError:
+            return []
+    return sorted({name for spec in found.values() for name in spec.get("aliases", {}) if name.startswith(alias)})
+
+
 def index_meta(client: OpenSearch, index: str) -> dict[str, Any]:
     """The mapping ``_meta`` of ``index`` (embedding model, dimension, schema version)."""
     with unavailable_on_error("mapping lookup"):

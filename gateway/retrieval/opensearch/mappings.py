@@ -6,6 +6,7 @@ writes use the alias, ``reindex`` builds ``-v2`` and swaps the alias in one ``_a
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -14,8 +15,9 @@ from gateway.retrieval.opensearch.queries import DEFAULT_MAX_TERMS_COUNT
 
 Body = dict[str, Any]
 
-SCHEMA_VERSION = 1
-"""Bumped whenever the mapping below changes; ``reindex`` is how an index picks it up."""
+SCHEMA_VERSION = 2
+"""Bumped whenever the mapping below changes; ``reindex`` is how an index picks it up.
+2: ``title`` and ``text`` are copied into one ``content`` field, the field BM25 scores."""
 
 SPACE_TYPE = "cosinesimil"
 """Cosine rather than ``innerproduct``: correct whether or not an embedder normalises its
@@ -30,6 +32,17 @@ _VERSION_SUFFIX = re.compile(r"-v(\d+)$")
 def index_name(alias: str, version: int) -> str:
     """The concrete index behind ``alias`` for one build: ``<alias>-v<version>``."""
     return f"{alias}-v{version}"
+
+
+def tenant_alias(alias: str, tenant: str) -> str:
+    """The alias of one tenant's own index: ``<alias>-t-<sha256(tenant)[:16]>``.
+
+    Each tenant's chunks live in their own index, so BM25's statistics (document frequencies,
+    average length; computed per shard, at most per index with ``dfs_query_then_fetch``) are the
+    tenant's own: nothing another tenant ingests moves its scores. A hash, because tenant names
+    need not be valid index names (lowercase, no ``\\/*?"<>| ,#:``).
+    """
+    return f"{alias}-t-{hashlib.sha256(tenant.encode('utf-8')).hexdigest()[:16]}"
 
 
 def index_version(alias: str, name: str) -> int:
@@ -57,8 +70,11 @@ def mappings_body(embedding_model: str, dimension: int) -> Body:
             "collection": keyword,
             "version": {"type": "integer"},
             "ordinal": {"type": "integer"},
-            "title": {"type": "text", "analyzer": "english"},
-            "text": {"type": "text", "analyzer": "english"},
+            # BM25 scores the combined field (title words share the passage's statistics, as in
+            # the embedded engine); ``text`` stays searchable for highlights.
+            "title": {"type": "text", "analyzer": "english", "copy_to": "content"},
+            "text": {"type": "text", "analyzer": "english", "copy_to": "content"},
+            "content": {"type": "text", "analyzer": "english"},
             "acl_allow": keyword,
             "acl_deny": keyword,
             "labels": keyword,
