@@ -3,6 +3,13 @@
 Semantics follow OpenSearch: RRF as in the ``score-ranker-processor`` (rank constant 60 by default,
 ranks from 1) and weighted fusion as in the ``normalization-processor`` with ``min_max``
 normalisation and ``arithmetic_mean`` combination.
+
+**Document-level fusion** (``per_document=True``, what a search with ``one_per_document`` uses):
+each side is first reduced to its best chunk per document, then the two lists are fused by
+document id. Fusing chunk ids instead lets a document whose best BM25 passage and best vector
+passage differ get no credit from the combination -- its two halves compete instead of adding up
+(bench/quality_tune.py measured both on the dev splits; docs/benchmarks.md has the numbers).
+The hit a fused document is shown with is the chunk of the side that contributed more to its score.
 """
 
 from __future__ import annotations
@@ -21,34 +28,51 @@ def _min_max(scores: Sequence[float]) -> list[float]:
     return [(s - lo) / (hi - lo) for s in scores]
 
 
-def fuse(lexical: Sequence[Hit], vector: Sequence[Hit], config: FusionConfig) -> list[Hit]:
-    """Fuse two ranked lists (best first) into one, best first, keyed by ``chunk_id``.
+def best_per_document(hits: Sequence[Hit]) -> list[Hit]:
+    """The first (best) hit of each document, in order."""
+    seen: set[str] = set()
+    out: list[Hit] = []
+    for hit in hits:
+        if hit.document_id not in seen:
+            seen.add(hit.document_id)
+            out.append(hit)
+    return out
 
-    Ties are broken by chunk id so every backend returns the same order for the same inputs.
-    """
-    scores: dict[str, float] = {}
-    hits: dict[str, Hit] = {}
-    lex_rank: dict[str, int] = {}
-    vec_rank: dict[str, int] = {}
+
+def _contributions(ranked: Sequence[Hit], weight: float, config: FusionConfig) -> list[float]:
     if config.method == "rrf":
-        for ranked, ranks in ((lexical, lex_rank), (vector, vec_rank)):
-            for rank, hit in enumerate(ranked, start=1):
-                scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (config.rank_constant + rank)
-                hits.setdefault(hit.chunk_id, hit)
-                ranks[hit.chunk_id] = rank
-    else:
-        w_lex = config.lexical_weight
-        for ranked, weight, ranks in ((lexical, w_lex, lex_rank), (vector, 1.0 - w_lex, vec_rank)):
-            if not ranked:
-                continue
-            for rank, (hit, norm) in enumerate(zip(ranked, _min_max([h.score for h in ranked]), strict=True), 1):
-                scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + weight * norm
-                hits.setdefault(hit.chunk_id, hit)
-                ranks[hit.chunk_id] = rank
-    order = sorted(scores, key=lambda cid: (-scores[cid], cid))
+        return [1.0 / (config.rank_constant + rank) for rank in range(1, len(ranked) + 1)]
+    return [weight * norm for norm in _min_max([h.score for h in ranked])] if ranked else []
+
+
+def fuse(
+    lexical: Sequence[Hit], vector: Sequence[Hit], config: FusionConfig, *, per_document: bool = False
+) -> list[Hit]:
+    """Fuse two ranked lists (best first) into one, best first.
+
+    Keyed by ``chunk_id``, or by ``document_id`` after reducing each side to its best chunk per
+    document when ``per_document``. Ties are broken by key so every backend returns the same order.
+    """
+    if per_document:
+        lexical, vector = best_per_document(lexical), best_per_document(vector)
+
+    def key(hit: Hit) -> str:
+        return hit.document_id if per_document else hit.chunk_id
+
+    scores: dict[str, float] = {}
+    shown: dict[str, tuple[float, Hit]] = {}
+    ranks: tuple[dict[str, int], dict[str, int]] = ({}, {})
+    sides = ((lexical, config.lexical_weight, ranks[0]), (vector, 1.0 - config.lexical_weight, ranks[1]))
+    for ranked, weight, side_ranks in sides:
+        for rank, (hit, part) in enumerate(zip(ranked, _contributions(ranked, weight, config), strict=True), 1):
+            k = key(hit)
+            scores[k] = scores.get(k, 0.0) + part
+            side_ranks[k] = rank
+            if k not in shown or part > shown[k][0]:
+                shown[k] = (part, hit)
+    order = sorted(scores, key=lambda k: (-scores[k], k))
     return [
-        replace(hits[cid], score=scores[cid], lexical_rank=lex_rank.get(cid), vector_rank=vec_rank.get(cid))
-        for cid in order
+        replace(shown[k][1], score=scores[k], lexical_rank=ranks[0].get(k), vector_rank=ranks[1].get(k)) for k in order
     ]
 
 

@@ -3,7 +3,8 @@
 Contract points beyond the protocol's docstrings, fixed here so every backend agrees:
 ``lexical_search`` and ``vector_search`` return the candidate lists that ``search`` fuses (the
 best ``max(k, fusion.candidates)`` permitted chunks, not collapsed per document), so that
-``top_k(fuse(lexical, vector))`` is what ``search`` returns.
+``top_k(fuse(lexical, vector, per_document=one_per_document))`` is what ``search`` returns: with
+``one_per_document`` the two lists are fused by document (each side's best chunk per document).
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def test_search_is_fusion_of_lexical_and_vector_lists(
     )
     lexical, vector = ranked_corpus.lexical_search(req), ranked_corpus.vector_search(req)
     assert len(lexical) == len(vector) == 6
-    expected = top_k(fuse(lexical, vector, fusion), 4, one_per_document=one_per_document)
+    fused = fuse(lexical, vector, fusion, per_document=one_per_document)
+    expected = top_k(fused, 4, one_per_document=one_per_document)
     got = ranked_corpus.search(req)
     assert [h.chunk_id for h in got] == [h.chunk_id for h in expected]
     assert [h.score for h in got] == pytest.approx([h.score for h in expected], rel=1e-5)

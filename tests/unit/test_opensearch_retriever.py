@@ -228,8 +228,11 @@ def make(cluster: ScriptedCluster, **search: Any) -> OpenSearchRetriever:
     return retriever
 
 
-def req(fusion: FusionConfig | None = None, acl: AclFilter = READER) -> SearchRequest:
-    return SearchRequest("holiday", np.ones(DIM, np.float32), acl, fusion=fusion or FusionConfig())
+def req(fusion: FusionConfig | None = None, acl: AclFilter = READER, *, per_document: bool = False) -> SearchRequest:
+    """A chunk-level search by default (the server-side pipeline path); ``per_document`` for hits per document."""
+    return SearchRequest(
+        "holiday", np.ones(DIM, np.float32), acl, fusion=fusion or FusionConfig(), one_per_document=per_document
+    )
 
 
 def test_is_a_retriever() -> None:
@@ -267,6 +270,18 @@ def test_search_variant_follows_cluster_version(version: str, method: str, expec
         acl_filter = acl_filter or _first_filter(body)
         assert_search_rules(name, body, acl_filter, DIM)
     assert cluster.assert_every_body_valid() >= 5
+
+
+@pytest.mark.parametrize("version", ["3.1.0", "2.9.0"])
+def test_one_hit_per_document_is_fused_by_document_client_side(version: str) -> None:
+    cluster = ScriptedCluster(version=version)
+    retriever = make(cluster)
+    retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1), chunk("c2", "d1", 1, ordinal=1)])
+    hits = retriever.search(req(FusionConfig("weighted", lexical_weight=0.3), per_document=True))
+    assert [h.document_id for h in hits] == ["d1"]
+    searches = cluster.searches()
+    assert len(searches) == 2 and all("search_pipeline" not in p for p, _ in searches)
+    assert cluster.assert_every_body_valid() >= 4
 
 
 def _first_filter(body: Json) -> Json:

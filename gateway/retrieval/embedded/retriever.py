@@ -298,7 +298,12 @@ class EmbeddedRetriever:
             vector_ranked = self._pool.submit(self._vector_ranked, snap, request, n)
             lexical = self._hits(self._lexical_ranked(snap, request, n), "lexical")
             vector = self._hits(vector_ranked.result(), "vector")
-            fused = top_k(fuse(lexical, vector, request.fusion), request.k, one_per_document=request.one_per_document)
+            per_document = request.one_per_document
+            fused = top_k(
+                fuse(lexical, vector, request.fusion, per_document=per_document),
+                request.k,
+                one_per_document=per_document,
+            )
             return self._finish(fused, request)
 
         return self._guarded(run, request)

@@ -179,17 +179,23 @@ class OpenSearchRetriever:
     # -- searches -----------------------------------------------------------------------------
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Hybrid search: server-side pipeline when available, else client-side fusion."""
+        """Hybrid search, fused by document (client side) or, for chunk hits, by a server-side pipeline.
+
+        ``one_per_document`` (the default) fuses each side's best chunk per document, as the
+        embedded engine does; a ``hybrid`` query's pipeline can only fuse chunks (Lucene documents),
+        so it serves chunk-level searches, and any fusion it has no pipeline for is fused here.
+        """
         target = self._target(request)
         if target is None:
             return []
         index, acl_filter = target
         size = max(request.fusion.candidates, request.k)
-        pipeline = self._pipeline_for(request.fusion)
+        pipeline = None if request.one_per_document else self._pipeline_for(request.fusion)
         if pipeline is None:
             lexical = self._run(index, lexical_body(request, acl_filter, size), "lexical search")
             vector = self._run(index, knn_body(request, acl_filter, size), "vector search", rank_field="vector_rank")
-            return self._finish(fuse(lexical, vector, request.fusion), request)
+            fused = fuse(lexical, vector, request.fusion, per_document=request.one_per_document)
+            return self._finish(fused, request)
         features = self._cluster()
         body = hybrid_body(
             request, acl_filter, size,
