@@ -9,7 +9,7 @@ from gateway.retrieval.fusion import best_per_document, fuse
 
 
 def hit(chunk_id: str, score: float) -> Hit:
-    document_id = chunk_id.split(".")[0]
+    document_id = chunk_id.split(".", maxsplit=1)[0]
     return Hit(chunk_id, document_id, "t1", "c", 1, "title", f"text of {chunk_id}", score)
 
 
