@@ -23,6 +23,7 @@ from gateway.ingest.models import DocumentRow
 from gateway.ingest.registry import DocumentRegistry
 from gateway.retrieval.base import Chunk, Retriever, Vector
 from gateway.retrieval.chunking import ChunkSpan, chunk_text, chunk_title, make_chunk_id
+from gateway.retrieval.document import passage_vectors
 from gateway.retrieval.embed import Embedder
 from gateway.settings import ChunkingSettings
 
@@ -136,8 +137,7 @@ class DocumentService:
     ) -> list[IngestResult]:
         if not pending:
             return []
-        texts = [_embedding_text(d.title, s.heading, s.text) for d, _, _, spans in pending for s in spans]
-        vectors = self.embedder.embed(texts)
+        vectors = passage_vectors(self.embedder, [(d.title, d.text, spans) for d, _, _, spans in pending])
         items: list[tuple[str, str, Sequence[Chunk]]] = []
         offset = 0
         for doc, _, version, spans in pending:
@@ -167,7 +167,7 @@ class DocumentService:
 
     def _make_chunks(self, tenant: str, doc: DocumentInput, version: int) -> list[Chunk]:
         spans = self._spans(doc)
-        vectors = self.embedder.embed([_embedding_text(doc.title, s.heading, s.text) for s in spans])
+        vectors = passage_vectors(self.embedder, [(doc.title, doc.text, spans)])
         return self._chunks(tenant, doc, version, spans, vectors)
 
     def _chunks(
@@ -233,8 +233,3 @@ def document_ref(row: DocumentRow) -> DocumentRef:
         deny=tuple(acl.get("deny", ())),
         document_id=row.document_id,
     )
-
-
-def _embedding_text(title: str, heading: str, text: str) -> str:
-    """Chunks are embedded with their document title and heading path as context."""
-    return f"{chunk_title(title, heading)}\n{text}"

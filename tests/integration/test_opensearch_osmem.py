@@ -75,7 +75,7 @@ def test_index_is_created_behind_the_alias_with_the_real_mapping(retriever: Open
     assert (embedding["type"], embedding["dimension"], embedding["method"]["space_type"]) == (
         "knn_vector",
         DIM,
-        "cosinesimil",
+        "innerproduct",  # osmem reports 3.x: inner product (passage + document head, see retrieval/document.py)
     )
     assert client.indices.get_settings(index=ALIAS)[f"{ALIAS}-v1"]["settings"]["index"]["knn"] == "true"
 

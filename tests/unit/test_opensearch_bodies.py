@@ -228,7 +228,7 @@ def test_index_body_is_valid_and_records_the_embedder(dim: int) -> None:
     assert emb["method"] == {
         "name": "hnsw",
         "engine": "lucene",
-        "space_type": "cosinesimil",
+        "space_type": "innerproduct",
         "parameters": {"m": 16, "ef_construction": 128},
     }
     assert body["mappings"]["_meta"]["embedding_model"] == "all-MiniLM-L6-v2"

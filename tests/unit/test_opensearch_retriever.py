@@ -235,6 +235,16 @@ def req(fusion: FusionConfig | None = None, acl: AclFilter = READER, *, per_docu
     )
 
 
+@pytest.mark.parametrize(
+    ("version", "space"), [("3.1.0", "innerproduct"), ("2.13.0", "innerproduct"), ("2.11.0", "cosinesimil")]
+)
+def test_vector_space_is_inner_product_where_lucene_has_it(version: str, space: str) -> None:
+    cluster = ScriptedCluster(version=version)
+    make(cluster).replace_document("acme", "d1", [chunk("c1", "d1", 1)])
+    spaces = {body["mappings"]["properties"]["embedding"]["method"]["space_type"] for body in cluster.indices.values()}
+    assert spaces == {space}, "root and tenant index alike"
+
+
 def test_is_a_retriever() -> None:
     assert isinstance(make(ScriptedCluster()), Retriever)
 

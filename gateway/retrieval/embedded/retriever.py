@@ -227,8 +227,11 @@ class EmbeddedRetriever:
             if chunk.vector is None or chunk.vector.shape != (self._dimension,):
                 raise ValueError(f"chunk {chunk.chunk_id} needs a {self._dimension}-dimensional vector")
             out[i] = chunk.vector
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0.0] = 1.0
+        # Norm at most 1, not exactly 1: an indexed vector may be a passage averaged with its
+        # document's head (retrieval/document.py), whose dot product with the unit query is the
+        # mean of the two cosines. Only a vector longer than 1 (an embedder that does not
+        # normalise) is scaled down.
+        norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1.0)
         result: Vector = out / norms
         return result
 
