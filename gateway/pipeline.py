@@ -21,7 +21,7 @@ from gateway.authz.service import DocumentRef, PolicyService
 from gateway.errors import GatewayError
 from gateway.generation.base import Completion, Generator
 from gateway.observability import Metrics
-from gateway.retrieval.adaptive import adaptive_fusion
+from gateway.retrieval.adaptive import AdaptiveWeights, adaptive_fusion
 from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
 from gateway.settings import SearchSettings
@@ -191,9 +191,7 @@ class AnswerPipeline:
         )
         if cfg.fusion != "adaptive":
             return base
-        return adaptive_fusion(
-            text, base, identifier_weight=cfg.adaptive_identifier_weight, natural_weight=cfg.adaptive_natural_weight
-        )
+        return adaptive_fusion(text, base, AdaptiveWeights.from_settings(cfg))
 
     def _recheck(self, principal: Principal, hits: list[Hit]) -> list[Hit]:
         """Defence in depth: every hit is re-checked with Casbin. A mismatch should never happen."""

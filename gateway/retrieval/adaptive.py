@@ -1,23 +1,39 @@
-"""Query-adaptive fusion: identifiers lean on BM25, natural-language questions lean on vectors.
-
-Kept because the benchmark says it helps (docs/benchmarks.md, "Retrieval quality"): on 2,147
-Debian man-page known items plus 600 identifier queries, plain RRF tied dense-only on
-descriptions and lost to BM25-only on identifiers; this router beat both single-sided rankings on
-both sets (MRR@10 0.722 vs 0.695 dense; 0.682 vs 0.679 BM25).
+"""Query-adaptive fusion: a lexical weight per kind of query, learned once on the dev splits.
 
 ``classify`` sorts a query into ``identifier`` (a quoted phrase, one token, or up to three tokens
-that all look like code), ``natural`` (words only) or ``mixed``; mixed queries keep plain RRF.
+that all look like code), ``question`` (ends with "?" or opens with a question word: "how do I
+...", "is there ..."), ``natural`` (other words-only text) or ``mixed`` (words and code). Each kind
+gets its own BM25 weight in min-max weighted fusion (``gateway.retrieval.fusion``), fused per
+document. The weights were chosen on the dev splits of all corpora of bench/quality.py together
+(man pages, three FAQs, two technical manuals, the Debian package catalogue; bench/quality_tune.py)
+and are the same for every corpus and tenant -- no per-corpus tuning:
+
+* identifiers lean on BM25 (0.6): exact codes are what BM25 is for, the dense side blurs them;
+* questions lean on vectors (0.2): paraphrase and function words, where BM25 was weakest (FAQ
+  BM25 MRR@10 0.59 against 0.83 dense on dev);
+* other prose and mixed queries 0.4.
+
+Dev MRR@10 averaged over the corpora: 0.859, against 0.835 for the better single side of each
+corpus, 0.787 for RRF and 0.832 for one weight (0.5) for every query.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from gateway.retrieval.base import FusionConfig
+from gateway.settings import SearchSettings
 
-QueryKind = Literal["identifier", "natural", "mixed"]
+QueryKind = Literal["identifier", "question", "natural", "mixed"]
+
+_QUESTION = re.compile(
+    r"^(?:what|how|why|when|where|which|who|whom|whose|can|could|does|do|did|is|are|was|were|should"
+    r"|would|will|shall|may|might|must|has|have|had|am)\b",
+    re.IGNORECASE,
+)
+"""A question word or an auxiliary that opens a yes/no question."""
 
 # A code-looking token: an option (-x, --long), snake_case or CONST_NAME, a::path, a call(),
 # dotted.name or a/path, camelCase, or letters glued to digits (ext4, sha256).
@@ -42,7 +58,7 @@ def compound_tokens(text: str) -> list[str]:
 
 
 def classify(text: str) -> QueryKind:
-    """``identifier``, ``natural`` or ``mixed``."""
+    """``identifier``, ``question``, ``natural`` or ``mixed``."""
     stripped = text.strip()
     if len(stripped) > 1 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
         return "identifier"
@@ -50,16 +66,38 @@ def classify(text: str) -> QueryKind:
     code = [t for t in tokens if _CODE_TOKEN.search(t)]
     if len(tokens) == 1 or (len(tokens) <= 3 and len(code) == len(tokens)):
         return "identifier"
+    if stripped.endswith("?") or _QUESTION.match(stripped):
+        return "question"
     return "mixed" if code else "natural"
 
 
-def adaptive_fusion(
-    text: str, base: FusionConfig, *, identifier_weight: float = 0.8, natural_weight: float = 0.3
-) -> FusionConfig:
-    """The fusion for one query: weighted toward BM25 for identifiers, toward vectors for prose."""
-    kind = classify(text)
-    if kind == "identifier":
-        return replace(base, method="weighted", lexical_weight=identifier_weight)
-    if kind == "natural":
-        return replace(base, method="weighted", lexical_weight=natural_weight)
-    return replace(base, method="rrf")
+@dataclass(frozen=True, slots=True)
+class AdaptiveWeights:
+    """The BM25 weight for each kind of query (the vector side gets the rest)."""
+
+    identifier: float = 0.6
+    question: float = 0.2
+    natural: float = 0.4
+    mixed: float = 0.4
+
+    def of(self, kind: QueryKind) -> float:
+        return float(getattr(self, kind))
+
+    @classmethod
+    def from_settings(cls, search: SearchSettings) -> AdaptiveWeights:
+        return cls(
+            identifier=search.adaptive_identifier_weight,
+            question=search.adaptive_question_weight,
+            natural=search.adaptive_natural_weight,
+            mixed=search.adaptive_mixed_weight,
+        )
+
+    def distinct(self) -> tuple[float, ...]:
+        """The distinct weights (one OpenSearch pipeline each)."""
+        return tuple(dict.fromkeys((self.identifier, self.question, self.natural, self.mixed)))
+
+
+def adaptive_fusion(text: str, base: FusionConfig, weights: AdaptiveWeights | None = None) -> FusionConfig:
+    """The fusion for one query: min-max weighted, with the BM25 weight of the query's kind."""
+    chosen = (weights or AdaptiveWeights()).of(classify(text))
+    return replace(base, method="weighted", lexical_weight=chosen)

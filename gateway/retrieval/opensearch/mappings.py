@@ -96,9 +96,7 @@ def mappings_body(embedding_model: str, dimension: int, *, space_type: str = SPA
     }
 
 
-def index_body(
-    embedding_model: str, dimension: int, *, alias: str | None = None, space_type: str = SPACE_TYPE
-) -> Body:
+def index_body(embedding_model: str, dimension: int, *, alias: str | None = None, space_type: str = SPACE_TYPE) -> Body:
     """``PUT /<index>`` body; with ``alias`` the alias is created atomically with the index."""
     body: Body = {
         "settings": {

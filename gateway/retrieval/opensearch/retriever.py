@@ -24,6 +24,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from gateway.errors import InvalidRequest, SearchUnavailable
+from gateway.retrieval.adaptive import AdaptiveWeights
 from gateway.retrieval.base import Chunk, FusionConfig, Hit, IndexInfo, SearchRequest
 from gateway.retrieval.fusion import fuse, top_k
 from gateway.retrieval.opensearch import index as idx
@@ -77,7 +78,7 @@ class OpenSearchRetriever:
         """The fusions the settings can ask for; a search pipeline is created for each.
 
         RRF and weighted always; with ``adaptive`` fusion also the two weighted configs the
-        query-adaptive router picks (identifier and natural-language weights).
+        query-adaptive router picks (one per distinct weight of ``AdaptiveWeights``).
         """
         s = self._search
         configs = [
@@ -85,7 +86,7 @@ class OpenSearchRetriever:
             FusionConfig("weighted", s.rrf_rank_constant, s.lexical_weight, s.candidates),
         ]
         if s.fusion == "adaptive":
-            for weight in (s.adaptive_identifier_weight, s.adaptive_natural_weight):
+            for weight in AdaptiveWeights.from_settings(s).distinct():
                 configs.append(FusionConfig("weighted", s.rrf_rank_constant, weight, s.candidates))
         return tuple(dict.fromkeys(configs))
 
