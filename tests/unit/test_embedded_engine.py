@@ -180,6 +180,8 @@ def test_read_only_open_searches_beside_the_writer_and_refuses_writes(tmp_path: 
         ("EPOLL_CTL_ADD and O_CLOEXEC", [["epol", "ctl", "add"], ["o", "cloexec"]]),
         ("plain words only", []),
         ("ENG-3 ENG-3", [["eng", "3"]]),
+        ("mount a read-only file system", []),  # a hyphenated word of prose is no identifier
+        ("read-only", [["read", "onli"]]),  # ... unless it is the whole query
     ],
 )
 def test_compound_identifiers_become_phrases(query: str, phrases: list[list[str]]) -> None:
