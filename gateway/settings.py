@@ -64,11 +64,11 @@ class SearchSettings(BaseSettings):
     """Weight of BM25 in weighted fusion; the vector side gets ``1 - lexical_weight``."""
     adaptive_identifier_weight: float = 0.6
     """BM25 weight for identifier-like queries under ``adaptive`` (learned on the dev splits, docs/benchmarks.md)."""
-    adaptive_question_weight: float = 0.2
+    adaptive_question_weight: float = 0.3
     """BM25 weight for questions ("how do I ...?") under ``adaptive``."""
-    adaptive_natural_weight: float = 0.4
+    adaptive_natural_weight: float = 0.5
     """BM25 weight for other natural-language queries under ``adaptive``."""
-    adaptive_mixed_weight: float = 0.4
+    adaptive_mixed_weight: float = 0.5
     """BM25 weight for queries mixing words and code under ``adaptive``."""
     candidates: int = 50
     """Top-n taken from each of BM25 and vector search before fusion."""

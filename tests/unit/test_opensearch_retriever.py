@@ -466,7 +466,7 @@ def test_failed_reindex_unblocks_writes_and_keeps_the_alias() -> None:
 def test_adaptive_fusion_weights_get_server_side_pipelines() -> None:
     cluster = ScriptedCluster(version="3.1.0")
     retriever = make(cluster, fusion="adaptive", adaptive_identifier_weight=0.8, adaptive_question_weight=0.3)
-    wanted = {f"{ALIAS}-weighted-{w:.3f}" for w in (0.8, 0.3, 0.4)} | {f"{ALIAS}-rrf-60"}
+    wanted = {f"{ALIAS}-weighted-{w:.3f}" for w in (0.8, 0.3, 0.5)} | {f"{ALIAS}-rrf-60"}
     assert wanted <= set(cluster.pipelines)
     retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1)])
     retriever.search(req(FusionConfig("weighted", lexical_weight=0.8)))
