@@ -14,7 +14,7 @@ and are the same for every corpus and tenant -- no per-corpus tuning:
 * other prose and mixed queries weigh both sides equally (0.5).
 
 Dev MRR@10 averaged over the corpora and query sets (bench/quality_tune.py, the product's own
-candidate lists): 0.863, against 0.840 for the better single side of each, 0.791 for RRF and
+candidate lists): 0.863, against 0.836 for the better single side of each, 0.791 for RRF and
 0.833 for one weight (0.5) for every query; the optimum is flat (question 0.25-0.3, prose 0.4-0.5
 within 0.001).
 """
