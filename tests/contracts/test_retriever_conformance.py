@@ -10,7 +10,9 @@ best ``max(k, fusion.candidates)`` permitted chunks, not collapsed per document)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from gateway.authz.filter import AclFilter
@@ -282,3 +284,18 @@ def test_scores_do_move_when_the_same_tenant_ingests(retriever: Retriever) -> No
     put(retriever, make_chunks("a3", ["holiday policy holiday policy"], tenant="t1", acl_allow=(ALICE,)))
     after = dict(_scores(retriever, "holiday policy"))
     assert after[before[0][0]] != before[0][1]
+
+
+# -- document-level dense evidence ---------------------------------------------------------------------
+
+
+def test_vector_scores_are_inner_products_so_a_passage_keeps_its_document_head_weight(retriever: Retriever) -> None:
+    """Indexed vectors are (passage + head) / 2 with norm at most 1 (retrieval/document.py): a backend
+    must rank by the inner product with the query, not renormalise the stored vector."""
+    direction = EMBEDDER.embed(["release tagging on mondays"])[0]
+    for doc, scale in (("full", 1.0), ("half", 0.5)):
+        (chunk,) = make_chunks(doc, ["release tagging"])
+        put(retriever, [replace(chunk, vector=(direction * scale).astype(np.float32))])
+    hits = retriever.vector_search(request(EVERYONE_T1, "release tagging on mondays"))
+    assert [h.document_id for h in hits] == ["full", "half"]
+    assert hits[0].score > hits[1].score
