@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -197,3 +200,47 @@ def test_the_exact_identifier_outranks_its_parts_scattered(tmp_path: Path) -> No
     hits = retriever.lexical_search(request("--preserve-root"))
     assert hits[0].document_id == "exact"
     retriever.close()
+
+
+def test_a_write_refused_before_anything_committed_leaves_the_engine_serving(tmp_path: Path) -> None:
+    retriever = open_retriever(tmp_path)
+    fill(retriever, 2)
+    before = retriever.search(request())
+    bad = make_chunks("bad", ["policy travel bad"], acl_allow=("group:a\x1fb",))  # refused by the store
+    with pytest.raises(SearchUnavailable):
+        put(retriever, bad)
+    assert retriever.search(request()) == before
+    put(retriever, make_chunks("d9", ["policy travel 9"]))  # still writable
+    retriever.close()
+    again = open_retriever(tmp_path)
+    assert {h.document_id for h in again.search(request())} >= {"d0", "d1", "d9"}
+    again.close()
+
+
+def test_a_tenant_index_ahead_of_the_store_stops_serving_until_the_restart_rebuilds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever = open_retriever(tmp_path)
+    fill(retriever, 2)
+    before = retriever.search(request())
+    writer = retriever._store._writer
+
+    @contextmanager
+    def commit_fails() -> Iterator[sqlite3.Connection]:
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield writer  # the tenant's BM25 index commits in here
+        finally:
+            writer.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")  # ... and the store's COMMIT fails
+
+    monkeypatch.setattr(retriever._store, "transaction", commit_fails)
+    with pytest.raises(SearchUnavailable):
+        put(retriever, make_chunks("d7", ["policy travel 7"]))
+    with pytest.raises(SearchUnavailable, match="restart"):
+        retriever.search(request())
+    monkeypatch.undo()
+    retriever.close()
+    again = open_retriever(tmp_path)  # the dirty tenant index is rebuilt from the store
+    assert again.search(request()) == before
+    again.close()

@@ -240,7 +240,8 @@ class EmbeddedRetriever:
         rows = np.arange(first, first + len(chunks), dtype=np.int64)
         generation = str(int(self._store.get_meta("generation") or "0") + 1)
         deletes, adds = _by_tenant(items, rows.tolist(), chunks)
-        touched: list[str] = []
+        touched = sorted(set(deletes) | set(adds))
+        committed: list[str] = []
         try:
             with self._store.transaction():
                 dead = [r for tenant, doc, _ in items for r in self._store.live_rows_of(tenant, doc)]
@@ -248,13 +249,11 @@ class EmbeddedRetriever:
                 self._store.insert(first, chunks, vectors)
                 self._store.set_meta("next_row", str(first + len(chunks)))
                 self._store.set_meta("generation", generation)
-                for tenant in set(deletes) | set(adds):
+                for tenant in touched:
                     self._store.set_meta(LEXICAL_GENERATION + tenant, generation)
-                touched = self._lexical.apply(generation, deletes, adds)
+                self._lexical.apply(deletes, adds, committed)
         except Exception as exc:
-            # A tenant index that committed while the store did not (or a store COMMIT that failed)
-            # leaves a dirty marker: stop serving; the restart rebuilds those tenants from the store.
-            self._broken = True
+            self._after_failed_write(generation, touched, committed)
             log.exception("embedded index write failed")
             raise SearchUnavailable("the embedded search index could not be written") from exc
         self._next_row = first + len(chunks)
@@ -275,6 +274,19 @@ class EmbeddedRetriever:
             self._broken = True
             log.exception("embedded index in-memory update failed")
             raise SearchUnavailable("the embedded search index needs a restart") from exc
+
+    def _after_failed_write(self, generation: str, touched: Sequence[str], committed: Sequence[str]) -> None:
+        """Nothing committed anywhere: keep serving. Store and a tenant index apart: stop serving.
+
+        A tenant index that committed while the store rolled back (or a store COMMIT that failed
+        after the indexes committed) keeps its dirty marker, and the restart rebuilds it.
+        """
+        if committed or self._store.get_meta("generation") == generation:
+            self._broken = True
+            return
+        for tenant in touched:
+            if tenant in self._lexical.tenants:
+                self._lexical.mark_clean([tenant], self._store.get_meta(LEXICAL_GENERATION + tenant) or "")
 
     def compact(self) -> None:
         """Drop dead rows from memory and from the chunk store (tantivy merges on its own)."""

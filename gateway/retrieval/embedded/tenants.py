@@ -77,19 +77,26 @@ class TenantIndexes:
         return self._indexes[tenant]
 
     def apply(
-        self, generation: str, deletes: Mapping[str, Sequence[str]], adds: Mapping[str, Sequence[tuple[int, Chunk]]]
-    ) -> list[str]:
-        """Delete and add per tenant, one commit per touched tenant; returns the tenants touched.
+        self,
+        deletes: Mapping[str, Sequence[str]],
+        adds: Mapping[str, Sequence[tuple[int, Chunk]]],
+        committed: list[str],
+    ) -> None:
+        """Delete and add per tenant, one commit per touched tenant, appending each to ``committed``.
 
         Each touched index is marked dirty before its commit and stays dirty until ``mark_clean``
-        (after the chunk store committed), so a crash in between rebuilds exactly those tenants.
+        (after the chunk store committed), so a crash in between rebuilds exactly those tenants. A
+        tenant whose apply fails is rolled back before the exception propagates.
         """
-        touched = sorted(set(deletes) | set(adds))
-        for tenant in touched:
+        for tenant in sorted(set(deletes) | set(adds)):
             index = self.index(tenant)
             index.mark_dirty()
-            index.apply(deletes.get(tenant, ()), adds.get(tenant, ()))
-        return touched
+            try:
+                index.apply(deletes.get(tenant, ()), adds.get(tenant, ()))
+            except Exception:
+                index.rollback()
+                raise
+            committed.append(tenant)
 
     def mark_clean(self, tenants: Iterable[str], generation: str) -> None:
         for tenant in tenants:
