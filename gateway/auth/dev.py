@@ -78,7 +78,9 @@ class DevIssuer:
             claims[tenant_claim] = tenant
         # Refuse to mint what the verifier would refuse, with the same rules (a configured tenant
         # claim is required; an unconfigured one is checked only when a tenant is given).
-        check = oidc if oidc.tenant_claim else oidc.model_copy(update={"tenant_claim": tenant_claim if tenant else None})
+        check = (
+            oidc if oidc.tenant_claim else oidc.model_copy(update={"tenant_claim": tenant_claim if tenant else None})
+        )
         try:
             principal_from_claims(claims, check)
         except TokenRejected as exc:

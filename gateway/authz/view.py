@@ -33,6 +33,11 @@ class PolicyView:
         self._snapshot = snapshot
 
     @property
+    def snapshot(self) -> PolicySnapshot:
+        """The loaded enforcer this view decides on (for tests and benchmarks)."""
+        return self._snapshot
+
+    @property
     def version(self) -> int:
         """The policy version every decision of this view is taken on."""
         return self._snapshot.version

@@ -18,8 +18,8 @@ from litestar.testing import TestClient
 
 from gateway.app import create_app
 from gateway.auth.dev import mint_dev_token
-from gateway.deps import Services, build_services
 from gateway.auth.principal import Principal
+from gateway.deps import Services, build_services
 from gateway.ingest.loader import iter_submissions
 from gateway.ingest.trail import Context
 from gateway.settings import Settings
