@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from gateway.admin.audit_trail import AuditTrail
 from gateway.admin.policies import PolicyAdmin
@@ -29,8 +29,8 @@ from gateway.errors import InvalidRequest, NotFound
 from gateway.ingest.service import DocumentService, document_ref
 
 MAX_SEQUENCE = 2**63 - 1
-Limit = Annotated[int, Parameter(ge=1, le=MAX_SEARCH_LIMIT)]
-Sequence = Annotated[int, Parameter(ge=1, le=MAX_SEQUENCE)]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_SEARCH_LIMIT)]
+Sequence = Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQUENCE)]
 
 
 async def _rule_tenant(connection: Connection) -> str:
@@ -146,8 +146,8 @@ class AdminController(Controller):
         tenant: FromQuery[str | None] = None,
         subject: FromQuery[str | None] = None,
         kind: FromQuery[str | None] = None,
-        limit: FromQuery[Limit] = 50,
-        before: FromQuery[Sequence | None] = None,
+        limit: Limit = 50,
+        before: Sequence = None,
     ) -> dict[str, Any]:
         """Newest audit rows of one tenant. Question, answer and citation titles only for
         ``system:audit-content`` readers; metadata for the rest. The read itself is audited."""

@@ -27,7 +27,7 @@ from gateway.audit.log import AuditLog, AuditTransaction
 from gateway.authz.service import DocumentRef
 from gateway.authz.view import NOT_READABLE, PolicyView
 from gateway.errors import GatewayError, NotFound, PermissionDenied, SearchUnavailable
-from gateway.ingest.documents import IngestResult, Submission
+from gateway.ingest.documents import IngestResult, Submission, validate_target
 from gateway.ingest.indexer import build_chunks
 from gateway.ingest.locks import DocumentLocks
 from gateway.ingest.models import DocumentRow
@@ -112,6 +112,7 @@ class IngestFlow:
     def _admit(self, ctx: Context, view: PolicyView, submission: Submission, checked: bool) -> _Admitted | IngestResult:
         """Authorise, prepare, detect a no-op and screen: everything before the first write."""
         tenant = ctx.principal.tenant
+        validate_target(submission.document_id, submission.collection)  # 400 before anything else
         existing = self.registry.get(tenant, submission.document_id)
         existing = existing if existing is not None and existing.status in EXISTING else None
         if checked:

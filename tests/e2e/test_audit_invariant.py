@@ -80,7 +80,7 @@ def test_when_the_outcome_row_fails_the_new_version_is_never_served(
     client: TestClient[Any], services: Services, auth: Auth
 ) -> None:
     """Failure order 1: intent row written, index written, outcome row refused."""
-    refuse_audit_inserts(services, "NEW.status = 'ok'")
+    refuse_audit_inserts(services, "NEW.status = 'ok' AND NEW.kind = 'ingest'")
     doc = {"id": ONCALL, "collection": "engineering", "text": "# On-call\n\nThe pager rotates every fortnight."}
     assert client.post("/v1/documents", json=doc, headers=auth("root", EDITOR)).status_code == 503
     row = services.documents.registry.get(TENANT, ONCALL)

@@ -39,7 +39,7 @@ def _shape(response: Any) -> tuple[int, dict[str, Any]]:
 def test_overwriting_a_hidden_document_is_the_404_of_an_absent_id_and_changes_nothing(
     client: TestClient[Any], services: Services, writer: dict[str, str], auth: Auth
 ) -> None:
-    forged = {"id": SALARY, "collection": "engineering", "title": "Salary Bands 2025", "text": "ENG-3 earns $1"}
+    forged = {"id": SALARY, "collection": "engineering", "title": "Salary Bands 2025", "text": "ENG-3 earns one dollar"}
     overwrite = client.post("/v1/documents", json=forged, headers=writer)
     absent = client.delete("/v1/documents/no-such-document-anywhere", headers=writer)
     assert _shape(overwrite) == _shape(absent) and overwrite.status_code == 404
@@ -47,7 +47,7 @@ def test_overwriting_a_hidden_document_is_the_404_of_an_absent_id_and_changes_no
     row = services.documents.registry.get(TENANT, SALARY)
     assert row is not None and (row.version, row.collection) == (1, "hr-restricted")
     answer = client.post("/v1/ask", json={"question": SALARY_QUESTION}, headers=auth("bob", ["hr", "hr-leads"]))
-    assert "$1" not in answer.json()["answer"].replace("$1,", "") and answer.json()["citations"][0]["version"] == 1
+    assert "one dollar" not in answer.json()["answer"] and answer.json()["citations"][0]["version"] == 1
 
 
 def test_deleting_a_hidden_document_is_the_404_of_an_absent_id_and_deletes_nothing(

@@ -36,6 +36,7 @@ pytestmark = [
 ]
 
 BOB = oidc_provider_mock.User(sub="bob", claims={"groups": ["eng", "staff"], "org": "acme"})
+CAROL = oidc_provider_mock.User(sub="carol", claims={"org": "acme"})
 REDIRECT_URI = "http://localhost/callback"
 
 
@@ -48,7 +49,7 @@ def anyio_backend() -> str:
 def issuer() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # the provider runs on plain HTTP in tests
-        with oidc_provider_mock.run_server_in_thread(user_claims=[BOB]) as server:
+        with oidc_provider_mock.run_server_in_thread(user_claims=[BOB, CAROL]) as server:
             yield f"http://localhost:{server.server_port}"
 
 
