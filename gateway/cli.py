@@ -103,7 +103,11 @@ def token(subject: str, groups: str, tenant: str | None, ttl: str) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seconds = _parse_ttl(ttl)
     group_list = [g.strip() for g in groups.split(",") if g.strip()]
-    jwt = mint_dev_token(settings, subject, group_list, tenant=tenant, ttl_seconds=seconds)
+    try:
+        jwt = mint_dev_token(settings, subject, group_list, tenant=tenant, ttl_seconds=seconds)
+    except ValueError as exc:  # what the verifier would refuse (e.g. no --tenant with a tenant claim set)
+        console.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from None
     if not settings.dev_issuer:
         console.print("[yellow]note: GATEWAY_DEV_ISSUER is not true here; the gateway will refuse this token[/yellow]")
     click.echo(jwt)

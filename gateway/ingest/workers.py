@@ -17,10 +17,10 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import CancelledError, TimeoutError
+from concurrent.futures import TimeoutError
 from contextlib import contextmanager
 
-from pebble import ProcessExpired, ProcessPool
+from pebble import ProcessPool
 
 from gateway.errors import GatewayError, ServiceUnavailable
 from gateway.ingest.documents import Submission
@@ -73,8 +73,12 @@ class IngestWorkers:
             raise DocumentTooLarge(f"the document took longer than {self._parse_timeout:g}s to parse") from None
         except GatewayError:
             raise
-        except (ProcessExpired, CancelledError):
-            raise ServiceUnavailable("the ingest worker stopped", code="ingest_unavailable") from None
+        except Exception as exc:
+            # A killed or crashed worker, or a pool stopped under us at shutdown (pebble then fails
+            # the future with whatever broke): never a verdict on the document.
+            log.warning("ingest worker failed", extra={"exc_type": type(exc).__name__, "closing": self._closed})
+            code = "shutting_down" if self._closed else "ingest_unavailable"
+            raise ServiceUnavailable("the ingest worker stopped", code=code) from None
 
     @contextmanager
     def slot(self) -> Iterator[None]:

@@ -146,7 +146,7 @@ def test_audit_verify_names_the_tampered_row(server: tuple[str, dict[str, str]])
 def test_token_is_refused_when_the_dev_issuer_is_off(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     _, env = server
     env_off = {**env, "GATEWAY_DEV_ISSUER": "false", "GATEWAY_OIDC_ISSUER": "http://127.0.0.1:9/"}
-    result = _cli(env_off, "token", "--sub", "x")
+    result = _cli(env_off, "token", "--sub", "x", "--tenant", "northwind")
     assert "refuse" in result.stderr
 
 
