@@ -29,6 +29,7 @@ from gateway.ingest.trail import Context, DocumentTrail
 from gateway.ingest.workers import IngestWorkers
 from gateway.retrieval.base import Retriever
 from gateway.retrieval.embed import Embedder
+from gateway.retrieval.recheck import DocumentState
 
 __all__ = ["Context", "DocumentService", "document_ref"]
 
@@ -86,16 +87,17 @@ class DocumentService:
     def get(self, ctx: Context, document_id: str) -> DocumentRow:
         """The registry row, if the caller may read the document; otherwise 404 (never 403).
 
-        An absent id and a forbidden one take the same path (one registry read, one Casbin
-        decision, one audit row), so neither the answer nor its timing tells them apart.
+        An absent id and a forbidden one take the same path (one small registry read, one Casbin
+        decision, one audit row), so neither the answer nor its timing tells them apart
+        (``bench/side_channel.py``); the full row is loaded only once the answer is yes.
         """
         view = self.policy.current()
-        row = self._row(ctx.principal.tenant, document_id, _GET_VISIBLE)
-        decision = view.can_read(ctx.principal, _ref_or_unreadable(row, ctx.principal, document_id))
-        if row is None or not decision.allowed:
-            self.trail.refuse(
-                ctx, view, "read", "document.get", document_id, "absent" if row is None else "not_readable"
-            )
+        state = self._state(ctx.principal.tenant, document_id, _GET_VISIBLE)
+        decision = view.can_read(ctx.principal, _ref_or_unreadable(state, ctx.principal, document_id))
+        row = self.registry.get(ctx.principal.tenant, document_id) if state and decision.allowed else None
+        if row is None:
+            reason = "absent" if state is None else "not_readable"
+            self.trail.refuse(ctx, view, "read", "document.get", document_id, reason)
             raise NotFound(NO_SUCH_DOCUMENT)
         return row
 
@@ -107,22 +109,28 @@ class DocumentService:
         row = self.registry.get(tenant, document_id)
         return row if row is not None and row.status in statuses else None
 
+    def _state(self, tenant: str, document_id: str, statuses: frozenset[str]) -> DocumentState | None:
+        state = self.registry.states(tenant, [document_id]).get(document_id)
+        return state if state is not None and state.status in statuses else None
+
     # -- delete ----------------------------------------------------------------------------------
 
     def delete(self, ctx: Context, document_id: str) -> DocumentRow:
         """Hide the document (intent), remove its chunks, record the outcome; 404 like ``get``."""
         view = self.policy.current()
         tenant = ctx.principal.tenant
-        row = self._row(tenant, document_id, _DELETABLE)
-        decision = view.may_change_document(ctx.principal, _ref_or_unreadable(row, ctx.principal, document_id))
-        if row is None or decision is NOT_READABLE:
-            self.trail.refuse(
-                ctx, view, "delete", "document.delete", document_id, "absent" if row is None else "not_readable"
-            )
+        state = self._state(tenant, document_id, _DELETABLE)
+        decision = view.may_change_document(ctx.principal, _ref_or_unreadable(state, ctx.principal, document_id))
+        if state is None or decision is NOT_READABLE:
+            reason = "absent" if state is None else "not_readable"
+            self.trail.refuse(ctx, view, "delete", "document.delete", document_id, reason)
             raise NotFound(NO_SUCH_DOCUMENT)
         if not decision.allowed:
             self.trail.refuse(ctx, view, "delete", "document.delete", document_id, "no_write")
             raise PermissionDenied("you may not delete this document")
+        row = self.registry.get(tenant, document_id)
+        if row is None:  # pragma: no cover - deleted between the two reads
+            raise NotFound(NO_SUCH_DOCUMENT)
         details = {"document_id": document_id, "version": row.version, "collection": row.collection}
         with self.locks.hold(tenant, [document_id]):
             with self.audit.transaction() as tx:
@@ -141,9 +149,9 @@ class DocumentService:
         return row
 
 
-def _ref_or_unreadable(row: DocumentRow | None, principal: Principal, document_id: str) -> DocumentRef:
-    """The row's reference, or for an absent id one that denies the caller by its own document ACL:
-    the same Casbin work as a forbidden document, and the same outcome."""
-    if row is not None:
-        return document_ref(row)
+def _ref_or_unreadable(state: DocumentState | None, principal: Principal, document_id: str) -> DocumentRef:
+    """The document's reference, or for an absent id one that denies the caller by its own document
+    ACL: the same Casbin work as for a forbidden document, and the same outcome."""
+    if state is not None:
+        return DocumentRef(principal.tenant, state.collection, state.allow, state.deny, state.document_id)
     return DocumentRef(principal.tenant, "absent", (), (principal.user_principal,), document_id)
