@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import TimeoutError
+from concurrent.futures import Future, TimeoutError
 from contextlib import contextmanager
 
 from pebble import ProcessPool
@@ -52,6 +52,7 @@ class IngestWorkers:
         self._queue_timeout = queue_timeout
         self._slots = threading.BoundedSemaphore(slots)
         self._pool: ProcessPool | None = None
+        self._pending: set[Future[PreparedDocument]] = set()
         self._pool_lock = threading.Lock()
         self._closed = False
 
@@ -66,9 +67,16 @@ class IngestWorkers:
         if submission.content is None and submission.size <= self._inline_bytes:
             return prepare(submission, limits)
         future = self._pool_or_raise().schedule(prepare, args=(submission, limits), timeout=self._parse_timeout)
+        with self._pool_lock:
+            self._pending.add(future)
         try:
-            return future.result()
+            # The pool's timeout bounds the parse once it runs; this one bounds the wait for a
+            # worker as well (a pool still starting, or stopped before it took the task).
+            return future.result(timeout=self._parse_timeout + self._queue_timeout)
         except TimeoutError:
+            if not future.done():  # no worker took it in time: capacity, not the document
+                future.cancel()  # type: ignore[no-untyped-call]  # pebble: no annotations
+                raise IngestBusy() from None
             log.warning("document parse timed out", extra={"document_id": submission.document_id})
             raise DocumentTooLarge(f"the document took longer than {self._parse_timeout:g}s to parse") from None
         except GatewayError:
@@ -79,6 +87,9 @@ class IngestWorkers:
             log.warning("ingest worker failed", extra={"exc_type": type(exc).__name__, "closing": self._closed})
             code = "shutting_down" if self._closed else "ingest_unavailable"
             raise ServiceUnavailable("the ingest worker stopped", code=code) from None
+        finally:
+            with self._pool_lock:
+                self._pending.discard(future)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -110,6 +121,9 @@ class IngestWorkers:
         with self._pool_lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            pending, self._pending = list(self._pending), set()
+        for future in pending:
+            future.cancel()  # a task no worker took yet would otherwise wait forever
         if pool is not None:
             pool.stop()  # type: ignore[no-untyped-call]  # pebble's stop() has no annotations
             pool.join(timeout=5)
