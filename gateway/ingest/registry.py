@@ -42,6 +42,17 @@ class DocumentRegistry:
             stmt = stmt.where(D.c.tenant == tenant)
         return self._query(lambda s: int(s.scalar(stmt) or 0))
 
+    def interrupted(self, limit: int = 100) -> list[str]:
+        """``tenant/id`` of documents whose last write did not complete: a version was assigned and
+        never committed (the index write failed, or the process stopped between intent and outcome)."""
+        stmt = (
+            select(D.c.tenant, D.c.document_id)
+            .where(D.c.assigned_version > D.c.version, D.c.status.in_(("pending", "indexed", "deleting")))
+            .order_by(D.c.tenant, D.c.document_id)
+            .limit(limit)
+        )
+        return [f"{t}/{d}" for t, d in self._query(lambda s: s.execute(stmt).all())]
+
     def get(self, tenant: str, document_id: str) -> DocumentRow | None:
         stmt = select(DocumentRow).where(DocumentRow.tenant == tenant, DocumentRow.document_id == document_id)
         return self._query(lambda s: s.execute(stmt).scalar_one_or_none())

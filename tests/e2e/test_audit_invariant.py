@@ -88,6 +88,7 @@ def test_when_the_outcome_row_fails_the_new_version_is_never_served(
     hits = client.post("/v1/search", json={"query": "pager rotates fortnight"}, headers=auth("alice", ["engineering"]))
     assert all("fortnight" not in h["text"] for h in hits.json()["hits"])
     assert [r["status"] for r in rows(services, kind="ingest", subject="root")] == ["pending"]
+    assert services.documents.registry.interrupted() == [f"{TENANT}/{ONCALL}"]  # gateway doctor names it
 
 
 class FailingWrites(EmbeddedRetriever):
