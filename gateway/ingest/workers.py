@@ -29,6 +29,8 @@ from gateway.ingest.prepare import DocumentTooLarge, IngestLimits, PreparedDocum
 log = logging.getLogger("gateway.ingest")
 
 WORKER_NICENESS = 10
+WORKER_START_SECONDS = 30.0
+"""Allowance for a worker to start (a forkserver and its imports, on a loaded machine)."""
 
 
 class IngestBusy(ServiceUnavailable):
@@ -72,7 +74,7 @@ class IngestWorkers:
         try:
             # The pool's timeout bounds the parse once it runs; this one bounds the wait for a
             # worker as well (a pool still starting, or stopped before it took the task).
-            return future.result(timeout=self._parse_timeout + self._queue_timeout)
+            return future.result(timeout=self._parse_timeout + max(self._queue_timeout, WORKER_START_SECONDS))
         except TimeoutError:
             if not future.done():  # no worker took it in time: capacity, not the document
                 future.cancel()  # type: ignore[no-untyped-call]  # pebble: no annotations
