@@ -79,3 +79,15 @@ def test_indexing_slots_are_bounded_and_a_waiter_gets_503() -> None:
     workers = IngestWorkers(workers=1, parse_timeout=5, inline_bytes=0, queue_timeout=0.2)
     with workers.slot(), pytest.raises(IngestBusy), workers.slot():
         pass
+
+
+def test_document_locks_do_not_grow_with_the_number_of_documents() -> None:
+    from sqlalchemy import create_engine
+
+    from gateway.ingest.locks import STRIPES, DocumentLocks
+
+    locks = DocumentLocks(create_engine("sqlite://"))
+    for i in range(5000):
+        with locks.hold("acme", [f"doc-{i}", f"doc-{i + 1}"]):
+            pass
+    assert len(locks._stripes) == STRIPES  # the old per-document dict held 5,000 locks here
