@@ -1,6 +1,6 @@
 """The quality suite's plumbing: corpora, one fresh gateway per corpus, candidate lists, metrics.
 
-Each corpus is ingested through the product path (``DocumentService.ingest_many``, the real
+Each corpus is ingested through the product path (``DocumentService.put_many``, the real
 chunker and ``TransformersEmbedder`` behind an on-disk cache) into its own data dir, tenant
 ``bench``, collection named after the corpus, readable by the benchmark's reader group.
 """
@@ -20,7 +20,8 @@ from bench.embed_cache import CachedEmbedder
 from bench.quality_http import READER_GROUP, TENANT, make_settings
 from gateway.auth.principal import Principal
 from gateway.deps import POLICY_DIR, Services, build_services
-from gateway.ingest.documents import DocumentInput
+from gateway.ingest.documents import Submission
+from gateway.ingest.trail import Context
 from gateway.retrieval.base import FusionConfig, Hit, SearchRequest, Vector
 from gateway.retrieval.embed import TransformersEmbedder
 from gateway.settings import EmbeddingSettings, SearchSettings
@@ -63,10 +64,11 @@ def open_corpus(corpus: Corpus, data_dir: Path, embedder: CachedEmbedder) -> tup
     grant = data_dir / "bench-grant.csv"
     grant.write_text(f"p, group:{READER_GROUP}, {TENANT}, collection:{corpus.name}, read, allow\n", encoding="utf-8")
     services.policy.reload_seed(POLICY_DIR, actor="bench", extra_files=[grant])
-    docs = [DocumentInput(document_id=d.document_id, title=d.title, text=d.text, collection=corpus.name)
+    docs = [Submission(document_id=d.document_id, collection=corpus.name, title=d.title, text=d.text)
             for d in corpus.docs]  # fmt: skip
     start = time.perf_counter()
-    services.documents.ingest_many(TENANT, docs)
+    # The ingest flow as the operator CLI runs it (no per-document permission check).
+    services.documents.put_many(Context(Principal("cli:bench", TENANT), "bench-ingest"), docs, checked=False)
     return services, time.perf_counter() - start
 
 

@@ -37,15 +37,19 @@ def head_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
-def passage_vectors(embedder: Embedder, documents: Sequence[tuple[str, str, Sequence[ChunkSpan]]]) -> Vector:
+def passage_vectors(
+    embedder: Embedder, documents: Sequence[tuple[str, str, Sequence[ChunkSpan]]], *, batch: int = 64
+) -> Vector:
     """Indexed vectors for every chunk of every ``(title, text, spans)`` document, in order.
 
-    One ``embed`` call for all chunks and heads; see the module docstring for the arithmetic.
+    Chunks and heads are embedded in calls of at most ``batch`` texts (bounded, so one large
+    document cannot hold the embedder for long); see the module docstring for the arithmetic.
     """
     texts = [embedding_text(title, s.heading, s.text) for title, _, spans in documents for s in spans]
     with_head = [i for i, (_, _, spans) in enumerate(documents) if len(spans) > 1]
     texts += [head_text(documents[i][0], documents[i][1]) for i in with_head]
-    embedded = embedder.embed(texts)
+    parts = [embedder.embed(texts[start : start + batch]) for start in range(0, len(texts), batch)]
+    embedded = np.concatenate(parts) if parts else np.empty((0, embedder.dimension), dtype=np.float32)
     n_chunks = len(texts) - len(with_head)
     vectors: Vector = np.array(embedded[:n_chunks], dtype=np.float32)
     starts = np.cumsum([0, *(len(spans) for _, _, spans in documents)])
