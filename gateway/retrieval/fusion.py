@@ -10,12 +10,13 @@ document id. Fusing chunk ids instead lets a document whose best BM25 passage an
 passage differ get no credit from the combination -- its two halves compete instead of adding up.
 On the dev splits (docs/benchmarks.md) document-level fusion was equal or better on every corpus,
 by up to 0.005 MRR@10 (FAQ); the corpora's documents are short (1-3 chunks), longer ones gain more.
-The hit a fused document is shown with is the chunk of the side that contributed more to its score.
+The hit a fused document is shown with is its chunk with the best *chunk-level* fused score, the
+passage both sides support best (the extractive generator quotes it), not simply one side's best.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from gateway.retrieval.base import FusionConfig, Hit
@@ -54,14 +55,22 @@ def fuse(
     Keyed by ``chunk_id``, or by ``document_id`` after reducing each side to its best chunk per
     document when ``per_document``. Ties are broken by key so every backend returns the same order.
     """
-    if per_document:
-        lexical, vector = best_per_document(lexical), best_per_document(vector)
+    by_chunk = _fuse(lexical, vector, config, key=lambda h: h.chunk_id)
+    if not per_document:
+        return by_chunk
+    shown: dict[str, Hit] = {}
+    for hit in by_chunk:  # best chunk-level fused score first
+        shown.setdefault(hit.document_id, hit)
+    by_document = _fuse(best_per_document(lexical), best_per_document(vector), config, key=lambda h: h.document_id)
+    return [replace(shown[h.document_id], score=h.score, lexical_rank=h.lexical_rank, vector_rank=h.vector_rank)
+            for h in by_document]  # fmt: skip
 
-    def key(hit: Hit) -> str:
-        return hit.document_id if per_document else hit.chunk_id
 
+def _fuse(
+    lexical: Sequence[Hit], vector: Sequence[Hit], config: FusionConfig, *, key: Callable[[Hit], str]
+) -> list[Hit]:
     scores: dict[str, float] = {}
-    shown: dict[str, tuple[float, Hit]] = {}
+    first: dict[str, Hit] = {}
     ranks: tuple[dict[str, int], dict[str, int]] = ({}, {})
     sides = ((lexical, config.lexical_weight, ranks[0]), (vector, 1.0 - config.lexical_weight, ranks[1]))
     for ranked, weight, side_ranks in sides:
@@ -69,11 +78,10 @@ def fuse(
             k = key(hit)
             scores[k] = scores.get(k, 0.0) + part
             side_ranks[k] = rank
-            if k not in shown or part > shown[k][0]:
-                shown[k] = (part, hit)
+            first.setdefault(k, hit)
     order = sorted(scores, key=lambda k: (-scores[k], k))
     return [
-        replace(shown[k][1], score=scores[k], lexical_rank=ranks[0].get(k), vector_rank=ranks[1].get(k)) for k in order
+        replace(first[k], score=scores[k], lexical_rank=ranks[0].get(k), vector_rank=ranks[1].get(k)) for k in order
     ]
 
 

@@ -48,11 +48,20 @@ def test_chunk_fusion_lets_a_documents_two_best_passages_compete() -> None:
     assert d1_document > d1_chunk_best
 
 
-def test_a_fused_document_is_shown_with_the_chunk_of_the_side_that_contributed_more() -> None:
-    lean_vectors = fuse(LEXICAL, VECTOR, FusionConfig(method="weighted", lexical_weight=0.2), per_document=True)
-    lean_bm25 = fuse(LEXICAL, VECTOR, FusionConfig(method="weighted", lexical_weight=0.8), per_document=True)
-    assert next(h.chunk_id for h in lean_vectors if h.document_id == "d1") == "d1.2"
-    assert next(h.chunk_id for h in lean_bm25 if h.document_id == "d1") == "d1.1"
+@pytest.mark.parametrize("lexical_weight", [0.2, 0.8])
+def test_a_fused_document_is_shown_with_its_chunk_both_sides_support_best(lexical_weight: float) -> None:
+    """d1.1 is second on BM25 and third on vectors; d1.2 is first on vectors only. Fused per chunk,
+    d1.1 wins at either weight, so it is the passage shown (and quoted) for d1."""
+    config = FusionConfig(method="weighted", lexical_weight=lexical_weight)
+    fused = fuse(LEXICAL, VECTOR, config, per_document=True)
+    assert next(h.chunk_id for h in fused if h.document_id == "d1") == "d1.1"
+
+
+def test_the_document_score_is_not_the_shown_chunks_score() -> None:
+    config = FusionConfig(method="weighted", lexical_weight=0.5)
+    by_document = {h.document_id: h.score for h in fuse(LEXICAL, VECTOR, config, per_document=True)}
+    by_chunk = {h.chunk_id: h.score for h in fuse(LEXICAL, VECTOR, config)}
+    assert by_document["d1"] > by_chunk["d1.1"]
 
 
 def test_fusion_is_deterministic_on_ties() -> None:
