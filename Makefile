@@ -11,7 +11,7 @@ PORT ?= 8000
 RUN_ENV := GATEWAY_ENVIRONMENT=development GATEWAY_DEV_ISSUER=true GATEWAY_DATA_DIR=$(CURDIR)/var \
 	GATEWAY_OIDC_TENANT_CLAIM=tenant HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: help install run test lint typecheck unit bench clean
+.PHONY: help install run test lint typecheck unit bench bench-setup clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,14 @@ typecheck: install ## mypy --strict on the packages
 
 bench: install ## Run the retrieval benchmarks (figures go to docs/benchmarks.md)
 	HF_HUB_OFFLINE=1 $(PY) -m bench.retrieval
+
+# The quality suite's corpora (bench/corpora): Debian documentation packages and the English package
+# descriptions of Debian 12. Bench only: `make test` needs none of it. Run as root (CI runs as root).
+BENCH_DEBS := man-db manpages manpages-dev debian-faq git-doc perl-doc developers-reference
+
+bench-setup: install ## Install what `python -m bench.quality` reads (Debian packages + package descriptions)
+	apt-get update -o Acquire::Languages=en
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(BENCH_DEBS)
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -24,7 +24,7 @@ from gateway.authz.view import PolicyView
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.generation.base import Completion, Generator
 from gateway.observability import Metrics
-from gateway.retrieval.adaptive import adaptive_fusion
+from gateway.retrieval.adaptive import AdaptiveWeights, adaptive_fusion
 from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
@@ -225,9 +225,7 @@ class AnswerPipeline:
         )
         if cfg.fusion != "adaptive":
             return base
-        return adaptive_fusion(
-            text, base, identifier_weight=cfg.adaptive_identifier_weight, natural_weight=cfg.adaptive_natural_weight
-        )
+        return adaptive_fusion(text, base, AdaptiveWeights.from_settings(cfg))
 
     def _report_drops(self, principal: Principal, dropped: list[tuple[Hit, str]]) -> None:
         """Every dropped hit is counted; mismatches and stale chunks are security events."""

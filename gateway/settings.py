@@ -73,14 +73,18 @@ class SearchSettings(BaseSettings):
 
     backend: Literal["embedded", "opensearch"] = "embedded"
     fusion: Literal["adaptive", "rrf", "weighted"] = "adaptive"
-    """``adaptive`` (default, measured best): identifiers lean BM25, prose leans vectors, else RRF."""
+    """``adaptive`` (default, measured best): a BM25 weight per kind of query, fused per document."""
     rrf_rank_constant: int = 60
     lexical_weight: float = 0.5
     """Weight of BM25 in weighted fusion; the vector side gets ``1 - lexical_weight``."""
-    adaptive_identifier_weight: float = 0.8
-    """BM25 weight for identifier-like queries under ``adaptive``."""
-    adaptive_natural_weight: float = 0.3
-    """BM25 weight for natural-language queries under ``adaptive``."""
+    adaptive_identifier_weight: float = 0.6
+    """BM25 weight for identifier-like queries under ``adaptive`` (learned on the dev splits, docs/benchmarks.md)."""
+    adaptive_question_weight: float = 0.3
+    """BM25 weight for questions ("how do I ...?") under ``adaptive``."""
+    adaptive_natural_weight: float = 0.5
+    """BM25 weight for other natural-language queries under ``adaptive``."""
+    adaptive_mixed_weight: float = 0.5
+    """BM25 weight for queries mixing words and code under ``adaptive``."""
     candidates: int = 50
     """Top-n taken from each of BM25 and vector search before fusion."""
     default_k: int = 5

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from gateway.ingest.prepare import PreparedDocument
 from gateway.retrieval.base import Chunk, Vector
 from gateway.retrieval.chunking import chunk_title, make_chunk_id
+from gateway.retrieval.document import passage_vectors
 from gateway.retrieval.embed import Embedder
 
 EMBED_BATCH = 64
@@ -16,10 +15,10 @@ EMBED_BATCH = 64
 
 
 def build_chunks(embedder: Embedder, tenant: str, items: Sequence[tuple[PreparedDocument, int]]) -> list[list[Chunk]]:
-    """The chunks of every ``(document, version)``, embedded in batches of :data:`EMBED_BATCH`."""
-    texts = [_embedding_text(p.doc.title, s.heading, s.text) for p, _ in items for s in p.spans]
-    batches = [embedder.embed(texts[start : start + EMBED_BATCH]) for start in range(0, len(texts), EMBED_BATCH)]
-    vectors: Vector = np.concatenate(batches) if batches else np.empty((0, embedder.dimension), dtype=np.float32)
+    """The chunks of every ``(document, version)``, embedded in batches of :data:`EMBED_BATCH` texts."""
+    # Each passage vector carries its document's head (document-level evidence, retrieval/document.py).
+    documents = [(p.doc.title, p.doc.text, p.spans) for p, _ in items]
+    vectors = passage_vectors(embedder, documents, batch=EMBED_BATCH)
     out: list[list[Chunk]] = []
     offset = 0
     for prepared, version in items:
@@ -48,8 +47,3 @@ def _chunks(tenant: str, prepared: PreparedDocument, version: int, vectors: Vect
         )
         for i, s in enumerate(prepared.spans)
     ]
-
-
-def _embedding_text(title: str, heading: str, text: str) -> str:
-    """Chunks are embedded with their document title and heading path as context."""
-    return f"{chunk_title(title, heading)}\n{text}"

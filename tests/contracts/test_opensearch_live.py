@@ -75,9 +75,10 @@ def test_pipelines_exist_and_server_side_rrf_matches_client_side_order(live: Ope
     for i in range(12):
         live.replace_document("acme", f"doc-c{i}", [chunk(i)])
     fusion = live.fusion_configs()[0]
-    request = SearchRequest("holiday policy 3", unit(3), ANN, k=5, fusion=fusion)
+    # Pipelines serve chunk-level searches; one hit per document is fused by document client-side.
+    request = SearchRequest("holiday policy 3", unit(3), ANN, k=5, fusion=fusion, one_per_document=False)
     assert live._pipeline_for(fusion) is not None, "cluster should have the RRF pipeline (2.19+)"
-    expected = top_k(fuse(live.lexical_search(request), live.vector_search(request), fusion), 5, one_per_document=True)
+    expected = top_k(fuse(live.lexical_search(request), live.vector_search(request), fusion), 5, one_per_document=False)
     assert [h.chunk_id for h in live.search(request)][:1] == [h.chunk_id for h in expected][:1]
 
 

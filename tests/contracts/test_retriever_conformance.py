@@ -3,13 +3,16 @@
 Contract points beyond the protocol's docstrings, fixed here so every backend agrees:
 ``lexical_search`` and ``vector_search`` return the candidate lists that ``search`` fuses (the
 best ``max(k, fusion.candidates)`` permitted chunks, not collapsed per document), so that
-``top_k(fuse(lexical, vector))`` is what ``search`` returns.
+``top_k(fuse(lexical, vector, per_document=one_per_document))`` is what ``search`` returns: with
+``one_per_document`` the two lists are fused by document (each side's best chunk per document).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from gateway.authz.filter import AclFilter
@@ -185,7 +188,8 @@ def test_search_is_fusion_of_lexical_and_vector_lists(
     )
     lexical, vector = ranked_corpus.lexical_search(req), ranked_corpus.vector_search(req)
     assert len(lexical) == len(vector) == 6
-    expected = top_k(fuse(lexical, vector, fusion), 4, one_per_document=one_per_document)
+    fused = fuse(lexical, vector, fusion, per_document=one_per_document)
+    expected = top_k(fused, 4, one_per_document=one_per_document)
     got = ranked_corpus.search(req)
     assert [h.chunk_id for h in got] == [h.chunk_id for h in expected]
     assert [h.score for h in got] == pytest.approx([h.score for h in expected], rel=1e-5)
@@ -252,3 +256,46 @@ def test_ensure_index_refuses_another_model(retriever: Retriever, model: str, di
 
 def test_ping_passes_on_a_working_index(retriever: Retriever) -> None:
     retriever.ping()
+
+
+# -- per-tenant statistics (issue 7, 11(b)) -----------------------------------------------------------
+
+
+def _scores(retriever: Retriever, text: str) -> list[tuple[str, float]]:
+    return [(h.chunk_id, round(h.score, 6)) for h in retriever.lexical_search(request(EVERYONE_T1, text))]
+
+
+def test_scores_of_a_tenant_do_not_move_when_another_tenant_ingests(retriever: Retriever) -> None:
+    put(retriever, make_chunks("a1", ["the holiday policy covers travel"], tenant="t1"))
+    put(retriever, make_chunks("a2", ["the expense handbook covers meals"], tenant="t1"))
+    before = _scores(retriever, "holiday policy")
+    for i in range(12):  # another tenant floods the words of the query: df and lengths change there
+        put(retriever, make_chunks(f"b{i}", ["holiday holiday policy policy policy " * (i + 1)], tenant="t2"))
+    assert _scores(retriever, "holiday policy") == before
+    retriever.delete_document("t2", "b0")
+    assert _scores(retriever, "holiday policy") == before
+
+
+def test_scores_do_move_when_the_same_tenant_ingests(retriever: Retriever) -> None:
+    """The control for the rule above: within a tenant, statistics are shared (documented)."""
+    put(retriever, make_chunks("a1", ["the holiday policy covers travel"], tenant="t1"))
+    put(retriever, make_chunks("a2", ["the expense handbook covers meals"], tenant="t1"))
+    before = _scores(retriever, "holiday policy")
+    put(retriever, make_chunks("a3", ["holiday policy holiday policy"], tenant="t1", acl_allow=(ALICE,)))
+    after = dict(_scores(retriever, "holiday policy"))
+    assert after[before[0][0]] != before[0][1]
+
+
+# -- document-level dense evidence ---------------------------------------------------------------------
+
+
+def test_vector_scores_are_inner_products_so_a_passage_keeps_its_document_head_weight(retriever: Retriever) -> None:
+    """Indexed vectors are (passage + head) / 2 with norm at most 1 (retrieval/document.py): a backend
+    must rank by the inner product with the query, not renormalise the stored vector."""
+    direction = EMBEDDER.embed(["release tagging on mondays"])[0]
+    for doc, scale in (("full", 1.0), ("half", 0.5)):
+        (chunk,) = make_chunks(doc, ["release tagging"])
+        put(retriever, [replace(chunk, vector=(direction * scale).astype(np.float32))])
+    hits = retriever.vector_search(request(EVERYONE_T1, "release tagging on mondays"))
+    assert [h.document_id for h in hits] == ["full", "half"]
+    assert hits[0].score > hits[1].score

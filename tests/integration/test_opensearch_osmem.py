@@ -75,7 +75,7 @@ def test_index_is_created_behind_the_alias_with_the_real_mapping(retriever: Open
     assert (embedding["type"], embedding["dimension"], embedding["method"]["space_type"]) == (
         "knn_vector",
         DIM,
-        "cosinesimil",
+        "innerproduct",  # osmem reports 3.x: inner product (passage + document head, see retrieval/document.py)
     )
     assert client.indices.get_settings(index=ALIAS)[f"{ALIAS}-v1"]["settings"]["index"]["knn"] == "true"
 
@@ -278,3 +278,17 @@ def test_hits_carry_plain_sentence_highlights(retriever: OpenSearchRetriever):
     (hit,) = retriever.lexical_search(ask(ANN, text="travel"))
     assert hit.highlights and all(h in hit.text for h in hit.highlights)
     assert any("travel" in h for h in hit.highlights)
+
+
+def test_each_tenant_has_its_own_index_so_its_scores_do_not_move(retriever: OpenSearchRetriever, osmem_url: str):
+    retriever.replace_document("acme", "d1", [chunk("c1", "d1", text="holiday policy for trains")])
+    retriever.replace_document("acme", "d2", [chunk("c2", "d2", text="expense handbook for meals")])
+    scores = lambda: [(h.chunk_id, h.score) for h in retriever.lexical_search(ask(ANN, text="holiday policy"))]  # noqa: E731
+    before = scores()
+    for i in range(10):
+        retriever.replace_document("other", f"o{i}", [chunk(f"o{i}", f"o{i}", tenant="other", text="holiday policy")])
+    assert scores() == before
+    aliases = OpenSearch(hosts=[osmem_url]).indices.get_alias(name=f"{ALIAS}-t-*")
+    assert len(aliases) == 2, "one index per tenant"
+    retriever.replace_document("acme", "d3", [chunk("c3", "d3", text="holiday holiday policy")])
+    assert dict(scores())["c1"] != dict(before)["c1"], "within a tenant the statistics are shared"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import SearchRequest
 from gateway.retrieval.embed import HashingEmbedder
 from gateway.retrieval.embedded import EmbeddedRetriever
+from gateway.retrieval.embedded.tenants import tenant_dir
 from tests.contracts.conftest import make_chunks, put
 
 EMBEDDER = HashingEmbedder(64)
@@ -39,12 +43,13 @@ def test_lexical_index_is_rebuilt_from_the_chunk_store(tmp_path: Path, damage: s
     fill(retriever)
     before = retriever.search(request())
     retriever.close()
+    index = tenant_dir(tmp_path / "bm25", "t1")
     if damage == "delete_index":
-        shutil.rmtree(tmp_path / "lexical")
+        shutil.rmtree(index)
     elif damage == "dirty_marker":
-        (tmp_path / "lexical.generation").write_text("dirty")
+        index.with_name(index.name + ".generation").write_text("dirty")
     else:
-        for f in (tmp_path / "lexical").iterdir():
+        for f in index.iterdir():
             if f.is_file():
                 f.write_bytes(b"garbage")
     again = open_retriever(tmp_path)
@@ -178,6 +183,8 @@ def test_read_only_open_searches_beside_the_writer_and_refuses_writes(tmp_path: 
         ("EPOLL_CTL_ADD and O_CLOEXEC", [["epol", "ctl", "add"], ["o", "cloexec"]]),
         ("plain words only", []),
         ("ENG-3 ENG-3", [["eng", "3"]]),
+        ("mount a read-only file system", []),  # a hyphenated word of prose is no identifier
+        ("read-only", [["read", "onli"]]),  # ... unless it is the whole query
     ],
 )
 def test_compound_identifiers_become_phrases(query: str, phrases: list[list[str]]) -> None:
@@ -193,3 +200,47 @@ def test_the_exact_identifier_outranks_its_parts_scattered(tmp_path: Path) -> No
     hits = retriever.lexical_search(request("--preserve-root"))
     assert hits[0].document_id == "exact"
     retriever.close()
+
+
+def test_a_write_refused_before_anything_committed_leaves_the_engine_serving(tmp_path: Path) -> None:
+    retriever = open_retriever(tmp_path)
+    fill(retriever, 2)
+    before = retriever.search(request())
+    bad = make_chunks("bad", ["policy travel bad"], acl_allow=("group:a\x1fb",))  # refused by the store
+    with pytest.raises(SearchUnavailable):
+        put(retriever, bad)
+    assert retriever.search(request()) == before
+    put(retriever, make_chunks("d9", ["policy travel 9"]))  # still writable
+    retriever.close()
+    again = open_retriever(tmp_path)
+    assert {h.document_id for h in again.search(request())} >= {"d0", "d1", "d9"}
+    again.close()
+
+
+def test_a_tenant_index_ahead_of_the_store_stops_serving_until_the_restart_rebuilds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever = open_retriever(tmp_path)
+    fill(retriever, 2)
+    before = retriever.search(request())
+    writer = retriever._store._writer
+
+    @contextmanager
+    def commit_fails() -> Iterator[sqlite3.Connection]:
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield writer  # the tenant's BM25 index commits in here
+        finally:
+            writer.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")  # ... and the store's COMMIT fails
+
+    monkeypatch.setattr(retriever._store, "transaction", commit_fails)
+    with pytest.raises(SearchUnavailable):
+        put(retriever, make_chunks("d7", ["policy travel 7"]))
+    with pytest.raises(SearchUnavailable, match="restart"):
+        retriever.search(request())
+    monkeypatch.undo()
+    retriever.close()
+    again = open_retriever(tmp_path)  # the dirty tenant index is rebuilt from the store
+    assert again.search(request()) == before
+    again.close()

@@ -228,7 +228,7 @@ def test_index_body_is_valid_and_records_the_embedder(dim: int) -> None:
     assert emb["method"] == {
         "name": "hnsw",
         "engine": "lucene",
-        "space_type": "cosinesimil",
+        "space_type": "innerproduct",
         "parameters": {"m": 16, "ef_construction": 128},
     }
     assert body["mappings"]["_meta"]["embedding_model"] == "all-MiniLM-L6-v2"
@@ -375,6 +375,6 @@ def test_the_strict_schema_is_not_vacuous(mutate: Any) -> None:
 
 def test_compound_identifiers_get_their_own_phrase_clause() -> None:
     body = {"query": queries.lexical_query("use --preserve-root with EPOLL_CTL_ADD", None)}
-    phrases = [c["match_phrase"]["text"]["query"] for c in body["query"]["bool"]["should"]]
+    phrases = [c["match_phrase"]["content"]["query"] for c in body["query"]["bool"]["should"]]
     assert phrases == ["use --preserve-root with EPOLL_CTL_ADD", "preserve-root", "EPOLL_CTL_ADD"]
     assert errors("request.search", body) == []

@@ -22,10 +22,13 @@ from gateway.authz.filter import AclFilter
 from gateway.errors import InvalidRequest, SearchUnavailable
 from gateway.retrieval.base import Chunk, FusionConfig, Retriever, SearchRequest
 from gateway.retrieval.opensearch import BulkWriteError, OpenSearchRetriever
+from gateway.retrieval.opensearch.mappings import tenant_alias
 from gateway.settings import OpenSearchSettings, SearchSettings
 from tests.unit.test_opensearch_bodies import ALIAS_ACTIONS_SCHEMA, assert_search_rules, errors
 
 ALIAS = "gw-chunks"
+TENANT_ALIAS = tenant_alias(ALIAS, "acme")
+"""Where tenant ``acme``'s chunks live (one index per tenant: per-tenant BM25 statistics)."""
 DIM = 4
 Json = dict[str, Any]
 
@@ -225,8 +228,21 @@ def make(cluster: ScriptedCluster, **search: Any) -> OpenSearchRetriever:
     return retriever
 
 
-def req(fusion: FusionConfig | None = None, acl: AclFilter = READER) -> SearchRequest:
-    return SearchRequest("holiday", np.ones(DIM, np.float32), acl, fusion=fusion or FusionConfig())
+def req(fusion: FusionConfig | None = None, acl: AclFilter = READER, *, per_document: bool = False) -> SearchRequest:
+    """A chunk-level search by default (the server-side pipeline path); ``per_document`` for hits per document."""
+    return SearchRequest(
+        "holiday", np.ones(DIM, np.float32), acl, fusion=fusion or FusionConfig(), one_per_document=per_document
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "space"), [("3.1.0", "innerproduct"), ("2.13.0", "innerproduct"), ("2.11.0", "cosinesimil")]
+)
+def test_vector_space_is_inner_product_where_lucene_has_it(version: str, space: str) -> None:
+    cluster = ScriptedCluster(version=version)
+    make(cluster).replace_document("acme", "d1", [chunk("c1", "d1", 1)])
+    spaces = {body["mappings"]["properties"]["embedding"]["method"]["space_type"] for body in cluster.indices.values()}
+    assert spaces == {space}, "root and tenant index alike"
 
 
 def test_is_a_retriever() -> None:
@@ -264,6 +280,18 @@ def test_search_variant_follows_cluster_version(version: str, method: str, expec
         acl_filter = acl_filter or _first_filter(body)
         assert_search_rules(name, body, acl_filter, DIM)
     assert cluster.assert_every_body_valid() >= 5
+
+
+@pytest.mark.parametrize("version", ["3.1.0", "2.9.0"])
+def test_one_hit_per_document_is_fused_by_document_client_side(version: str) -> None:
+    cluster = ScriptedCluster(version=version)
+    retriever = make(cluster)
+    retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1), chunk("c2", "d1", 1, ordinal=1)])
+    hits = retriever.search(req(FusionConfig("weighted", lexical_weight=0.3), per_document=True))
+    assert [h.document_id for h in hits] == ["d1"]
+    searches = cluster.searches()
+    assert len(searches) == 2 and all("search_pipeline" not in p for p, _ in searches)
+    assert cluster.assert_every_body_valid() >= 4
 
 
 def _first_filter(body: Json) -> Json:
@@ -342,7 +370,7 @@ def test_replace_writes_then_deletes_other_versions_of_that_document() -> None:
     cluster = ScriptedCluster()
     make(cluster).replace_document("acme", "d1", [chunk("c1", "d1", 7), chunk("c2", "d1", 7)])
     writes = [(m, p, params, b) for m, p, params, b in cluster.requests if p.endswith(("_bulk", "_delete_by_query"))]
-    assert [p for _, p, _, _ in writes] == ["_bulk", f"{ALIAS}/_delete_by_query"]
+    assert [p for _, p, _, _ in writes] == ["_bulk", f"{TENANT_ALIAS}/_delete_by_query"]
     assert writes[0][2]["refresh"] == "wait_for" and writes[1][2]["refresh"] == "true"
     assert [line["index"]["_id"] for line in writes[0][3][0::2]] == ["c1", "c2"]
     assert writes[1][3]["query"]["bool"] == {
@@ -375,8 +403,13 @@ def test_rejected_bulk_items_are_not_retried() -> None:
 
 def test_delete_document_deletes_by_tenant_and_document() -> None:
     cluster = ScriptedCluster()
-    make(cluster).delete_document("acme", "d1")
-    (body,) = [b for _, p, _, b in cluster.requests if p.endswith("_delete_by_query")]
+    retriever = make(cluster)
+    retriever.delete_document("acme", "d1")  # the tenant has no index yet: nothing to delete
+    assert not [p for _, p, _, _ in cluster.requests if p.endswith("_delete_by_query")]
+    retriever.replace_document("acme", "d2", [chunk("c2", "d2", 1)])
+    cluster.requests.clear()
+    retriever.delete_document("acme", "d1")
+    (body,) = [b for _, p, _, b in cluster.requests if p == f"{TENANT_ALIAS}/_delete_by_query"]
     assert body == {"query": {"bool": {"filter": [{"term": {"tenant": "acme"}}, {"term": {"document_id": "d1"}}]}}}
 
 
@@ -384,6 +417,7 @@ def test_delete_document_deletes_by_tenant_and_document() -> None:
 def test_search_errors_are_search_unavailable(status: int) -> None:
     cluster = ScriptedCluster(version="2.9.0")
     retriever = make(cluster)
+    retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1)])
     cluster.failures = [("_search", status)] * 5
     with pytest.raises(SearchUnavailable):
         retriever.search(req())
@@ -451,8 +485,9 @@ def test_failed_reindex_unblocks_writes_and_keeps_the_alias() -> None:
 
 def test_adaptive_fusion_weights_get_server_side_pipelines() -> None:
     cluster = ScriptedCluster(version="3.1.0")
-    retriever = make(cluster, fusion="adaptive", adaptive_identifier_weight=0.8, adaptive_natural_weight=0.3)
-    assert {f"{ALIAS}-weighted-0.800", f"{ALIAS}-weighted-0.300", f"{ALIAS}-rrf-60"} <= set(cluster.pipelines)
+    retriever = make(cluster, fusion="adaptive", adaptive_identifier_weight=0.8, adaptive_question_weight=0.3)
+    wanted = {f"{ALIAS}-weighted-{w:.3f}" for w in (0.8, 0.3, 0.5)} | {f"{ALIAS}-rrf-60"}
+    assert wanted <= set(cluster.pipelines)
     retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1)])
     retriever.search(req(FusionConfig("weighted", lexical_weight=0.8)))
     (params, _body), = cluster.searches()  # fmt: skip

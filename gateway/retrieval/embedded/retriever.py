@@ -1,11 +1,11 @@
 """``EmbeddedRetriever``: hybrid, permission-filtered search on one machine, with no server.
 
 On disk under one directory: ``chunks.sqlite3`` (the chunk store, source of truth: text,
-metadata, vectors) and ``lexical/`` (tantivy, rebuilt from the store when missing, corrupt or
-behind). In memory: vectors and ACL postings as numpy arrays (``vectors.py``).
+metadata, vectors) and ``bm25/`` (one tantivy index per tenant, each rebuilt from the store when
+missing, corrupt or behind). In memory: vectors and ACL postings as numpy arrays (``vectors.py``).
 
 Consistency: one writer at a time (a lock). A write commits the store and the lexical index,
-then publishes a new immutable ``_Snapshot`` (tantivy searcher + vector snapshot) by swapping
+then publishes a new immutable ``_Snapshot`` (tantivy searchers + vector snapshot) by swapping
 one reference. A search reads that reference once and uses only it, so it sees one version of
 every document, never a mix and never none.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +27,8 @@ from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import Chunk, Hit, IndexInfo, SearchRequest, Vector
 from gateway.retrieval.embedded.highlight import highlights
 from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyzer, compound_phrases, document_key
-from gateway.retrieval.embedded.store import ChunkStore, HitRow, split_values
+from gateway.retrieval.embedded.store import LEXICAL_GENERATION, ChunkStore, HitRow, split_values
+from gateway.retrieval.embedded.tenants import TenantIndexes
 from gateway.retrieval.embedded.vectors import VectorBuilder, VectorSnapshot
 from gateway.retrieval.fusion import fuse, top_k
 
@@ -42,7 +43,8 @@ class _StaleSnapshot(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    searcher: tantivy.Searcher
+    searchers: Mapping[str, tantivy.Searcher]
+    """One BM25 searcher per tenant (per-tenant statistics)."""
     vectors: VectorSnapshot
 
 
@@ -77,10 +79,14 @@ class EmbeddedRetriever:
         self._analyzer = analyzer()
         self._closed = False
         self._broken = False
+        self._snapshot: _Snapshot
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._store = ChunkStore(directory / "chunks.sqlite3")
-            self._lexical = LexicalIndex(directory / "lexical", heap_bytes=writer_heap_bytes)
+            self._lexical = TenantIndexes(directory / "bm25", heap_bytes=writer_heap_bytes)
+            if not read_only:
+                self._lexical.lock()
+                TenantIndexes.remove_legacy(directory)
             self._open()
         except SearchUnavailable:
             raise
@@ -100,8 +106,10 @@ class EmbeddedRetriever:
         self._dimension = int(dimension) if dimension else 0
         self._next_row = max(int(self._store.get_meta("next_row") or 0), self._store.max_row() + 1)
         generation = self._store.get_meta("generation") or "0"
-        if self._lexical.open(generation, writable=not self._read_only):
-            self._rebuild_lexical(generation)
+        for tenant in self._store.tenants():
+            recorded = self._store.get_meta(LEXICAL_GENERATION + tenant)
+            if self._lexical.open(tenant, recorded, writable=not self._read_only):
+                self._rebuild_lexical(tenant, generation)
         self._builder = VectorBuilder(self._dimension, self._gather_fraction)
         if self._dimension:
             for batch in self._store.iter_live(self._dimension):
@@ -115,16 +123,21 @@ class EmbeddedRetriever:
                 )
         self._publish()
 
-    def _rebuild_lexical(self, generation: str) -> None:
-        if self._next_row:
-            log.warning("rebuilding the lexical index at %s from the chunk store", self._dir)
-        for batch in self._store.iter_live_for_lexical():
-            self._lexical.apply((), batch)
-        self._lexical.apply((), ())
-        self._lexical.mark_clean(generation)
+    def _rebuild_lexical(self, tenant: str, generation: str) -> None:
+        log.warning("rebuilding a tenant's lexical index at %s from the chunk store", self._dir)
+        index = self._lexical.index(tenant)
+        for batch in self._store.iter_live_for_lexical(tenant):
+            index.apply((), batch)
+        index.apply((), ())
+        with self._store.transaction():
+            self._store.set_meta(LEXICAL_GENERATION + tenant, generation)
+        index.mark_clean(generation)
 
-    def _publish(self) -> None:
-        self._snapshot = _Snapshot(self._lexical.searcher(), self._builder.snapshot())
+    def _publish(self, touched: Sequence[str] | None = None) -> None:
+        """Publish a new snapshot; only the ``touched`` tenants' searchers are reloaded (None: all)."""
+        previous = {} if touched is None else self._snapshot.searchers
+        searchers = self._lexical.searchers(self._lexical.tenants if touched is None else touched, previous)
+        self._snapshot = _Snapshot(searchers, self._builder.snapshot())
 
     def close(self) -> None:
         with self._lock:
@@ -140,7 +153,8 @@ class EmbeddedRetriever:
         self._usable()
         try:
             self._store.reader().execute("SELECT 1").fetchone()
-            self._snapshot.searcher.search(tantivy.Query.empty_query(), 1, count=False)
+            for searcher in self._snapshot.searchers.values():
+                searcher.search(tantivy.Query.empty_query(), 1, count=False)
         except Exception as exc:
             raise SearchUnavailable("the embedded search index is not usable") from exc
 
@@ -165,7 +179,7 @@ class EmbeddedRetriever:
                     self._store.set_meta("dimension", str(dimension))
                 self._dimension = dimension
                 self._builder = VectorBuilder(dimension, self._gather_fraction)
-                self._publish()
+                self._publish([])
             elif model != embedding_model or self._dimension != dimension:
                 raise SearchUnavailable(
                     f"the index was built with {model} ({self._dimension} dimensions), not "
@@ -213,8 +227,11 @@ class EmbeddedRetriever:
             if chunk.vector is None or chunk.vector.shape != (self._dimension,):
                 raise ValueError(f"chunk {chunk.chunk_id} needs a {self._dimension}-dimensional vector")
             out[i] = chunk.vector
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        norms[norms == 0.0] = 1.0
+        # Norm at most 1, not exactly 1: an indexed vector may be a passage averaged with its
+        # document's head (retrieval/document.py), whose dot product with the unit query is the
+        # mean of the two cosines. Only a vector longer than 1 (an embedder that does not
+        # normalise) is scaled down.
+        norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1.0)
         result: Vector = out / norms
         return result
 
@@ -222,6 +239,9 @@ class EmbeddedRetriever:
         first = self._next_row
         rows = np.arange(first, first + len(chunks), dtype=np.int64)
         generation = str(int(self._store.get_meta("generation") or "0") + 1)
+        deletes, adds = _by_tenant(items, rows.tolist(), chunks)
+        touched = sorted(set(deletes) | set(adds))
+        committed: list[str] = []
         try:
             with self._store.transaction():
                 dead = [r for tenant, doc, _ in items for r in self._store.live_rows_of(tenant, doc)]
@@ -229,23 +249,16 @@ class EmbeddedRetriever:
                 self._store.insert(first, chunks, vectors)
                 self._store.set_meta("next_row", str(first + len(chunks)))
                 self._store.set_meta("generation", generation)
-                self._lexical.mark_dirty()
-                try:
-                    keys = [document_key(tenant, doc) for tenant, doc, _ in items]
-                    self._lexical.apply(keys, list(zip(rows.tolist(), chunks, strict=True)))
-                except Exception:
-                    self._lexical.rollback()
-                    raise
+                for tenant in touched:
+                    self._store.set_meta(LEXICAL_GENERATION + tenant, generation)
+                self._lexical.apply(deletes, adds, committed)
         except Exception as exc:
-            # Either both committed, or neither did unless the store's COMMIT itself failed.
-            self._broken = self._store.get_meta("generation") == generation
-            if not self._broken:
-                self._lexical.mark_clean(str(int(generation) - 1))
+            self._after_failed_write(generation, touched, committed)
             log.exception("embedded index write failed")
             raise SearchUnavailable("the embedded search index could not be written") from exc
         self._next_row = first + len(chunks)
         try:
-            self._lexical.mark_clean(generation)
+            self._lexical.mark_clean(touched, generation)
             self._builder.kill(dead)
             self._builder.append(
                 rows,
@@ -255,12 +268,25 @@ class EmbeddedRetriever:
                 acl_allow=[c.acl_allow for c in chunks],
                 acl_deny=[c.acl_deny for c in chunks],
             )
-            self._publish()
+            self._publish(touched)
         except Exception as exc:
             # Both stores committed but memory did not follow: stop serving until a restart reloads.
             self._broken = True
             log.exception("embedded index in-memory update failed")
             raise SearchUnavailable("the embedded search index needs a restart") from exc
+
+    def _after_failed_write(self, generation: str, touched: Sequence[str], committed: Sequence[str]) -> None:
+        """Nothing committed anywhere: keep serving. Store and a tenant index apart: stop serving.
+
+        A tenant index that committed while the store rolled back (or a store COMMIT that failed
+        after the indexes committed) keeps its dirty marker, and the restart rebuilds it.
+        """
+        if committed or self._store.get_meta("generation") == generation:
+            self._broken = True
+            return
+        for tenant in touched:
+            if tenant in self._lexical.tenants:
+                self._lexical.mark_clean([tenant], self._store.get_meta(LEXICAL_GENERATION + tenant) or "")
 
     def compact(self) -> None:
         """Drop dead rows from memory and from the chunk store (tantivy merges on its own)."""
@@ -270,7 +296,7 @@ class EmbeddedRetriever:
 
     def _compact_locked(self) -> None:
         self._builder = self._builder.compacted()
-        self._publish()
+        self._publish([])
         # Searches still holding the old snapshot may look these rows up: they retry (see _fetch).
         with self._store.transaction():
             self._store.delete_dead()
@@ -287,7 +313,12 @@ class EmbeddedRetriever:
             vector_ranked = self._pool.submit(self._vector_ranked, snap, request, n)
             lexical = self._hits(self._lexical_ranked(snap, request, n), "lexical")
             vector = self._hits(vector_ranked.result(), "vector")
-            fused = top_k(fuse(lexical, vector, request.fusion), request.k, one_per_document=request.one_per_document)
+            per_document = request.one_per_document
+            fused = top_k(
+                fuse(lexical, vector, request.fusion, per_document=per_document),
+                request.k,
+                one_per_document=per_document,
+            )
             return self._finish(fused, request)
 
         return self._guarded(run, request)
@@ -327,12 +358,15 @@ class EmbeddedRetriever:
             raise SearchUnavailable("the embedded search failed") from exc
 
     def _lexical_ranked(self, snap: _Snapshot, request: SearchRequest, n: int) -> _Ranked:
-        acl = self._lexical.acl_query(request.acl, request.collections)
+        searcher = snap.searchers.get(request.acl.tenant)
+        if searcher is None:  # the tenant has never written anything
+            return _Ranked([], [])
+        acl = LexicalIndex.acl_query(request.acl, request.collections)
         phrases = compound_phrases(request.text, self._analyzer.analyze)
-        text = self._lexical.text_query(self._terms(request.text), phrases)
+        text = LexicalIndex.text_query(self._terms(request.text), phrases)
         if acl is None or text is None:
             return _Ranked([], [])
-        found = LexicalIndex.search(snap.searcher, text, acl, n)
+        found = LexicalIndex.search(searcher, text, acl, n)
         return _Ranked([r for r, _ in found], [s for _, s in found])
 
     def _vector_ranked(self, snap: _Snapshot, request: SearchRequest, n: int) -> _Ranked:
@@ -364,6 +398,19 @@ class EmbeddedRetriever:
         the same for every backend (``gateway.retrieval.recheck``)."""
         terms = frozenset(self._terms(request.text))
         return [_with_highlights(hit, highlights(hit.text, terms, self._analyzer)) for hit in hits]
+
+
+def _by_tenant(
+    items: Sequence[tuple[str, str, Sequence[Chunk]]], rows: list[int], chunks: list[Chunk]
+) -> tuple[dict[str, list[str]], dict[str, list[tuple[int, Chunk]]]]:
+    """Document keys to delete and (row, chunk) pairs to add, grouped by tenant."""
+    deletes: dict[str, list[str]] = {}
+    adds: dict[str, list[tuple[int, Chunk]]] = {}
+    for tenant, document_id, _ in items:
+        deletes.setdefault(tenant, []).append(document_key(tenant, document_id))
+    for row, chunk in zip(rows, chunks, strict=True):
+        adds.setdefault(chunk.tenant, []).append((row, chunk))
+    return deletes, adds
 
 
 def _hit(row: HitRow, score: float, rank: int, side: str) -> Hit:

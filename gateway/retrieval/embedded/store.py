@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_live_doc ON chunks (tenant, document_id) WHERE live = 1;
 """
 
+LEXICAL_GENERATION = "lexical:"
+"""``meta`` key prefix: ``lexical:<tenant>`` is the store generation that tenant's BM25 index reflects."""
+
 HIT_COLUMNS = "row, chunk_id, document_id, tenant, collection, version, title, text, acl_allow, acl_deny"
 HitRow = tuple[int, str, str, str, str, int, str, str, str, str]
 
@@ -182,11 +185,19 @@ class ChunkStore:
                 acl_deny=[split_values(r[4]) for r in rows],
             )
 
-    def iter_live_for_lexical(self, batch: int = 10_000) -> Iterator[list[tuple[int, Chunk]]]:
-        """Every live row as (row, chunk without vector), for rebuilding the lexical index."""
+    def tenants(self) -> list[str]:
+        """Tenants with live rows, plus those with a lexical generation recorded in ``meta``."""
+        live = {str(r[0]) for r in self._writer.execute("SELECT DISTINCT tenant FROM chunks WHERE live = 1")}
+        cur = self._writer.execute("SELECT key FROM meta WHERE key LIKE ?", (LEXICAL_GENERATION + "%",))
+        recorded = {str(r[0])[len(LEXICAL_GENERATION) :] for r in cur}
+        return sorted(live | recorded)
+
+    def iter_live_for_lexical(self, tenant: str, batch: int = 10_000) -> Iterator[list[tuple[int, Chunk]]]:
+        """Every live row of ``tenant`` as (row, chunk without vector), for rebuilding its BM25 index."""
         cur = self.reader().execute(
             "SELECT row, chunk_id, document_id, tenant, collection, version, ordinal, title, text,"
-            " acl_allow, acl_deny FROM chunks WHERE live = 1 ORDER BY row"
+            " acl_allow, acl_deny FROM chunks WHERE live = 1 AND tenant = ? ORDER BY row",
+            (tenant,),
         )
         while rows := cur.fetchmany(batch):
             yield [

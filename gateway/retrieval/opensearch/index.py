@@ -15,6 +15,8 @@ from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import FusionConfig
 from gateway.retrieval.opensearch.client import unavailable_on_error
 from gateway.retrieval.opensearch.mappings import (
+    LEGACY_SPACE_TYPE,
+    SPACE_TYPE,
     index_body,
     index_name,
     index_version,
@@ -43,6 +45,22 @@ def current_index(client: OpenSearch, alias: str) -> str | None:
             raise SearchUnavailable(f"alias {alias} points at {len(found)} indices")
         return writers[0]
     return next(iter(found))
+
+
+def alias_exists(client: OpenSearch, alias: str) -> bool:
+    """Whether ``alias`` exists (a tenant that has never written has no index)."""
+    with unavailable_on_error("alias lookup"):
+        return bool(client.indices.exists_alias(name=alias))
+
+
+def tenant_aliases(client: OpenSearch, alias: str) -> list[str]:
+    """Every tenant alias under the root ``alias`` (``<alias>-t-*``), sorted."""
+    with unavailable_on_error("alias listing"):
+        try:
+            found: dict[str, Any] = client.indices.get_alias(name=f"{alias}-t-*")
+        except NotFoundError:
+            return []
+    return sorted({name for spec in found.values() for name in spec.get("aliases", {}) if name.startswith(alias)})
 
 
 def index_meta(client: OpenSearch, index: str) -> dict[str, Any]:
@@ -78,7 +96,8 @@ def ensure_index(client: OpenSearch, alias: str, embedding_model: str, dimension
         index = index_name(alias, 1)
         with unavailable_on_error("index creation"):
             try:
-                client.indices.create(index=index, body=index_body(embedding_model, dimension, alias=alias))
+                body = index_body(embedding_model, dimension, alias=alias, space_type=space_type(client))
+                client.indices.create(index=index, body=body)
                 log.info("created search index %s behind alias %s", index, alias)
             except RequestError as exc:
                 if exc.error != "resource_already_exists_exception":
@@ -117,6 +136,11 @@ def pipeline_exists(client: OpenSearch, name: str) -> bool:
     return True
 
 
+def space_type(client: OpenSearch) -> str:
+    """The k-NN space for a new index on this cluster (inner product where Lucene has it)."""
+    return SPACE_TYPE if cluster_features(client).inner_product else LEGACY_SPACE_TYPE
+
+
 def cluster_features(client: OpenSearch) -> ClusterFeatures:
     """Version-dependent features of the cluster, from ``GET /``."""
     with unavailable_on_error("cluster info"):
@@ -143,7 +167,8 @@ def reindex(client: OpenSearch, alias: str) -> str:
     meta = index_meta(client, old)
     new = next_index_name(client, alias)
     with unavailable_on_error("reindex"):
-        client.indices.create(index=new, body=index_body(str(meta["embedding_model"]), int(meta["dimension"])))
+        body = index_body(str(meta["embedding_model"]), int(meta["dimension"]), space_type=space_type(client))
+        client.indices.create(index=new, body=body)
         client.indices.put_settings(index=old, body=write_block_body(True))
         try:
             result = client.reindex(body=reindex_body(old, new), refresh=True, wait_for_completion=True)

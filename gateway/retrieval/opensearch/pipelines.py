@@ -46,6 +46,11 @@ class ClusterFeatures:
         return self.is_opensearch and self.version >= (2, 10)
 
     @property
+    def inner_product(self) -> bool:
+        """``innerproduct`` space on the Lucene k-NN engine: OpenSearch 2.13."""
+        return self.is_opensearch and self.version >= (2, 13)
+
+    @property
     def rrf(self) -> bool:
         """``score-ranker-processor`` (RRF): OpenSearch 2.19."""
         return self.is_opensearch and self.version >= (2, 19)

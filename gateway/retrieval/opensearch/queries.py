@@ -23,7 +23,7 @@ from typing import Any
 
 from gateway.authz.filter import AclFilter
 from gateway.errors import InvalidRequest
-from gateway.retrieval.adaptive import compound_tokens
+from gateway.retrieval.adaptive import PHRASE_BOOST, compound_tokens
 from gateway.retrieval.base import SearchRequest, Vector
 
 Body = dict[str, Any]
@@ -43,9 +43,6 @@ SOURCE_FIELDS = (
     "acl_deny",
 )
 """Fields fetched for a ``Hit``; never the embedding (large, and useless to the caller)."""
-
-TITLE_BOOST = 2
-PHRASE_BOOST = 2.0
 
 
 def _terms(field: str, values: Iterable[str], max_terms: int) -> Body:
@@ -98,19 +95,15 @@ def acl_filter_query(
 
 
 def lexical_query(text: str, acl_filter: Body | None) -> Body:
-    """BM25 over ``text`` and ``title^2`` with a phrase boost; ``acl_filter`` in ``bool.filter``."""
+    """BM25 over the combined ``content`` field (title + text) with a phrase boost; ACL in ``bool.filter``.
+
+    One field, not a boosted title clause: a query word that hits a short, shared title must not
+    outrank the passage that answers (the embedded engine does the same; see its lexical.py).
+    """
     query: Body = {
-        "must": [
-            {
-                "multi_match": {
-                    "query": text,
-                    "fields": ["text", f"title^{TITLE_BOOST}"],
-                    "type": "best_fields",
-                }
-            }
-        ],
+        "must": [{"match": {"content": {"query": text}}}],
         "should": [
-            {"match_phrase": {"text": {"query": phrase, "boost": PHRASE_BOOST}}}
+            {"match_phrase": {"content": {"query": phrase, "boost": PHRASE_BOOST}}}
             for phrase in dict.fromkeys([text, *compound_tokens(text)])
         ],
     }

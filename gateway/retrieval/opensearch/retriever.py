@@ -1,5 +1,11 @@
 """``OpenSearchRetriever``: the ``Retriever`` protocol on an OpenSearch cluster.
 
+Index layout: the alias ``<alias>`` names the root index, which records the embedder
+(``_meta``) and anchors the search pipelines; each tenant's chunks live in their own index
+behind ``<alias>-t-<hash>`` (``mappings.tenant_alias``), created on the tenant's first write, so
+BM25 statistics are per tenant (docs/security-model.md). Every read and write of a tenant goes to
+that tenant's alias only.
+
 Search path: compile the ACL filter (``queries.acl_filter_query``); when the cluster has the
 ``hybrid`` query and a gateway pipeline for the request's fusion, run one hybrid search through
 that pipeline; otherwise run the lexical and k-NN searches separately, each with the filter
@@ -18,10 +24,12 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from gateway.errors import InvalidRequest, SearchUnavailable
+from gateway.retrieval.adaptive import AdaptiveWeights
 from gateway.retrieval.base import Chunk, FusionConfig, Hit, IndexInfo, SearchRequest
 from gateway.retrieval.fusion import fuse, top_k
 from gateway.retrieval.opensearch import index as idx
 from gateway.retrieval.opensearch.client import build_client, unavailable_on_error, with_backoff
+from gateway.retrieval.opensearch.mappings import tenant_alias
 from gateway.retrieval.opensearch.pipelines import ClusterFeatures, pipeline_name
 from gateway.retrieval.opensearch.queries import Body, acl_filter_query, hybrid_body, knn_body, lexical_body
 from gateway.retrieval.opensearch.writes import delete_document_chunks, index_chunks
@@ -35,6 +43,7 @@ class _IndexState:
     index: str
     dimension: int
     max_terms: int
+    embedding_model: str
 
 
 class OpenSearchRetriever:
@@ -60,6 +69,8 @@ class OpenSearchRetriever:
         self._features: ClusterFeatures | None = None
         self._state: _IndexState | None = None
         self._pipelines: dict[str, bool] = {}
+        self._tenants: set[str] = set()
+        """Tenant aliases known to exist (indices are never dropped by the gateway)."""
 
     # -- index management -------------------------------------------------------------------
 
@@ -67,7 +78,7 @@ class OpenSearchRetriever:
         """The fusions the settings can ask for; a search pipeline is created for each.
 
         RRF and weighted always; with ``adaptive`` fusion also the two weighted configs the
-        query-adaptive router picks (identifier and natural-language weights).
+        query-adaptive router picks (one per distinct weight of ``AdaptiveWeights``).
         """
         s = self._search
         configs = [
@@ -75,7 +86,7 @@ class OpenSearchRetriever:
             FusionConfig("weighted", s.rrf_rank_constant, s.lexical_weight, s.candidates),
         ]
         if s.fusion == "adaptive":
-            for weight in (s.adaptive_identifier_weight, s.adaptive_natural_weight):
+            for weight in AdaptiveWeights.from_settings(s).distinct():
                 configs.append(FusionConfig("weighted", s.rrf_rank_constant, weight, s.candidates))
         return tuple(dict.fromkeys(configs))
 
@@ -83,13 +94,13 @@ class OpenSearchRetriever:
         """Create the versioned index, alias and search pipelines if missing; check ``_meta``."""
         self.init(embedding_model, dimension)
         with unavailable_on_error("count"):
-            count = int(self._client.count(index=self._alias)["count"])
+            count = int(self._client.count(index=f"{self._alias},{self._alias}-t-*")["count"])
         return IndexInfo(embedding_model, dimension, count)
 
     def init(self, embedding_model: str, dimension: int) -> str:
         """``ensure_index`` plus (re)creating the pipelines; returns the concrete index name."""
         index = idx.ensure_index(self._client, self._alias, embedding_model, dimension)
-        self._state = _IndexState(index, dimension, idx.max_terms_count(self._client, index))
+        self._state = _IndexState(index, dimension, idx.max_terms_count(self._client, index), embedding_model)
         features = self._cluster()
         supported = [f for f in self.fusion_configs() if features.supports(f)]
         explain = self._explain and features.score_explanation
@@ -100,10 +111,34 @@ class OpenSearchRetriever:
         return index
 
     def reindex(self) -> str:
-        """Build ``<alias>-v<n+1>``, copy every chunk into it, swap the alias; returns the new name."""
+        """Rebuild the root and every tenant index with the current mapping (copy, swap the alias).
+
+        Returns the root's new index name.
+        """
         new = idx.reindex(self._client, self._alias)
+        for alias in idx.tenant_aliases(self._client, self._alias):
+            idx.reindex(self._client, alias)
         self._state = None
         return new
+
+    def _writable_tenant_index(self, tenant: str) -> str:
+        """The tenant's alias, its index created with the root's mapping on the first write."""
+        alias = tenant_alias(self._alias, tenant)
+        if alias not in self._tenants:
+            state = self._index_state()
+            idx.ensure_index(self._client, alias, state.embedding_model, state.dimension)
+            self._tenants.add(alias)
+        return alias
+
+    def _tenant_index(self, tenant: str) -> str | None:
+        """The tenant's alias, or None while the tenant has no index (it has never written)."""
+        alias = tenant_alias(self._alias, tenant)
+        if alias in self._tenants:
+            return alias
+        if not idx.alias_exists(self._client, alias):
+            return None  # not remembered: another gateway process may create it any time
+        self._tenants.add(alias)
+        return alias
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -123,9 +158,10 @@ class OpenSearchRetriever:
         for chunk in chunks:
             if chunk.vector is not None and len(chunk.vector) != state.dimension:
                 raise InvalidRequest(f"chunk vector has dimension {len(chunk.vector)}, index has {state.dimension}")
-        index_chunks(self._client, self._alias, chunks, attempts=self._attempts, sleep=self._sleep)
+        alias = self._writable_tenant_index(tenant)
+        index_chunks(self._client, alias, chunks, attempts=self._attempts, sleep=self._sleep)
         delete_document_chunks(
-            self._client, self._alias, tenant, document_id, except_version=versions.pop(),
+            self._client, alias, tenant, document_id, except_version=versions.pop(),
             attempts=self._attempts, sleep=self._sleep,
         )  # fmt: skip
 
@@ -136,49 +172,66 @@ class OpenSearchRetriever:
 
     def delete_document(self, tenant: str, document_id: str) -> None:
         """Delete every chunk of the document (``delete_by_query`` + refresh)."""
-        delete_document_chunks(
-            self._client, self._alias, tenant, document_id, attempts=self._attempts, sleep=self._sleep
-        )
+        alias = self._tenant_index(tenant)
+        if alias is None:
+            return
+        delete_document_chunks(self._client, alias, tenant, document_id, attempts=self._attempts, sleep=self._sleep)
 
     # -- searches -----------------------------------------------------------------------------
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Hybrid search: server-side pipeline when available, else client-side fusion."""
-        acl_filter = self._compile(request)
-        if acl_filter is None:
+        """Hybrid search, fused by document (client side) or, for chunk hits, by a server-side pipeline.
+
+        ``one_per_document`` (the default) fuses each side's best chunk per document, as the
+        embedded engine does; a ``hybrid`` query's pipeline can only fuse chunks (Lucene documents),
+        so it serves chunk-level searches, and any fusion it has no pipeline for is fused here.
+        """
+        target = self._target(request)
+        if target is None:
             return []
-        self._check_vector(request)
+        index, acl_filter = target
         size = max(request.fusion.candidates, request.k)
-        pipeline = self._pipeline_for(request.fusion)
+        pipeline = None if request.one_per_document else self._pipeline_for(request.fusion)
         if pipeline is None:
-            lexical = self._run(lexical_body(request, acl_filter, size), "lexical search")
-            vector = self._run(knn_body(request, acl_filter, size), "vector search", rank_field="vector_rank")
-            return self._finish(fuse(lexical, vector, request.fusion), request)
+            lexical = self._run(index, lexical_body(request, acl_filter, size), "lexical search")
+            vector = self._run(index, knn_body(request, acl_filter, size), "vector search", rank_field="vector_rank")
+            fused = fuse(lexical, vector, request.fusion, per_document=request.one_per_document)
+            return self._finish(fused, request)
         features = self._cluster()
         body = hybrid_body(
             request, acl_filter, size,
             hybrid_filter=features.hybrid_filter, pagination_depth=features.pagination_depth,
             explain=pipeline.endswith("-explain"),
         )  # fmt: skip
-        return self._finish(self._run(body, "hybrid search", pipeline=pipeline, rank_field=None), request)
+        return self._finish(self._run(index, body, "hybrid search", pipeline=pipeline, rank_field=None), request)
 
     def lexical_search(self, request: SearchRequest) -> list[Hit]:
         """BM25 only, same filter (evaluation, query-adaptive routing)."""
-        acl_filter = self._compile(request)
-        if acl_filter is None:
+        target = self._target(request)
+        if target is None:
             return []
+        index, acl_filter = target
         size = max(request.fusion.candidates, request.k)
-        return self._finish(self._run(lexical_body(request, acl_filter, size), "lexical search"), request)
+        return self._finish(self._run(index, lexical_body(request, acl_filter, size), "lexical search"), request)
 
     def vector_search(self, request: SearchRequest) -> list[Hit]:
         """k-NN only, same filter (evaluation)."""
-        acl_filter = self._compile(request)
-        if acl_filter is None:
+        target = self._target(request)
+        if target is None:
             return []
-        self._check_vector(request)
+        index, acl_filter = target
         size = max(request.fusion.candidates, request.k)
         body = knn_body(request, acl_filter, size)
-        return self._finish(self._run(body, "vector search", rank_field="vector_rank"), request)
+        return self._finish(self._run(index, body, "vector search", rank_field="vector_rank"), request)
+
+    def _target(self, request: SearchRequest) -> tuple[str, Body] | None:
+        """The caller's tenant index and compiled filter; None when nothing can match."""
+        acl_filter = self._compile(request)
+        if acl_filter is None:
+            return None
+        self._check_vector(request)
+        index = self._tenant_index(request.acl.tenant)
+        return None if index is None else (index, acl_filter)
 
     def ping(self) -> None:
         """Raise ``SearchUnavailable`` unless the cluster answers and the alias exists."""
@@ -203,7 +256,12 @@ class OpenSearchRetriever:
             if index is None:
                 raise SearchUnavailable(f"no search index behind alias {self._alias}")
             meta = idx.index_meta(self._client, index)
-            self._state = _IndexState(index, int(meta.get("dimension", 0)), idx.max_terms_count(self._client, index))
+            self._state = _IndexState(
+                index,
+                int(meta.get("dimension", 0)),
+                idx.max_terms_count(self._client, index),
+                str(meta.get("embedding_model", "")),
+            )
         return self._state
 
     def _compile(self, request: SearchRequest) -> Body | None:
@@ -226,12 +284,18 @@ class OpenSearchRetriever:
         return name if self._pipelines[name] else None
 
     def _run(
-        self, body: Body, action: str, *, pipeline: str | None = None, rank_field: str | None = "lexical_rank"
+        self,
+        index: str,
+        body: Body,
+        action: str,
+        *,
+        pipeline: str | None = None,
+        rank_field: str | None = "lexical_rank",
     ) -> list[Hit]:
         params = {"search_pipeline": pipeline} if pipeline else None
         response: dict[str, Any] = with_backoff(
             action,
-            lambda: self._client.search(index=self._alias, body=body, params=params),
+            lambda: self._client.search(index=index, body=body, params=params),
             attempts=self._attempts,
             sleep=self._sleep,
         )
