@@ -1,0 +1,99 @@
+"""Encoded payloads: base64, hex, URL-encoding and rot13 that decode to instructions.
+
+A keyword filter never sees ``aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=``, but a model asked to
+"decode and follow" it does. Candidates are decoded with the standard library and the decoded text
+runs through the same instruction patterns; a decoded text that is not instruction-like is not a
+finding (keys, hashes and images are base64 too).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+
+from guards.base import Finding
+from guards.poisoning.base import TextDetector, excerpt
+from guards.poisoning.instruction_patterns import matches
+from guards.poisoning.normalize import fold
+
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
+_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}(?:[\s:,]|\\x)?){8,}(?![0-9A-Fa-f])|(?:\\x[0-9A-Fa-f]{2}){8,}")
+_PERCENT = re.compile(r"[^\s]*(?:%[0-9A-Fa-f]{2}[^\s]*){4,}")
+# rot13 of the words most instructions contain ("ignore", "instructions", "previous", "system",
+# "prompt", "you are", "disregard"): a cheap test before rot13-decoding a whole document.
+_ROT13_HINT = re.compile(r"\b(?:vtaber|vafgehpgvbaf?|cerivbhf|flfgrz|cebzcg|lbh ner|qvfertneq|sbetrg)\b")
+MAX_CANDIDATES = 64
+"""A document with thousands of base64-like tokens is decoded in part only (bounded cost)."""
+
+
+def _b64(token: str) -> str | None:
+    compact = token.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(raw)
+
+
+def _hex(token: str) -> str | None:
+    digits = re.sub(r"[^0-9A-Fa-f]", "", token.replace("\\x", ""))
+    try:
+        return _printable(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _percent(token: str) -> str | None:
+    decoded = urllib.parse.unquote(token)
+    return decoded if decoded != token else None
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    shown = sum(ch.isprintable() or ch in "\n\t" for ch in text)
+    return text if text and shown / len(text) > 0.95 else None
+
+
+_DECODERS: tuple[tuple[str, re.Pattern[str], Callable[[str], str | None]], ...] = (
+    ("base64", _BASE64, _b64),
+    ("hex", _HEX, _hex),
+    ("url_encoded", _PERCENT, _percent),
+)
+
+
+class EncodedPayloadDetector(TextDetector):
+    """Decodes base64, hex, percent-encoded and rot13 spans and looks for instructions inside."""
+
+    name = "encoded_payload"
+    version = "1"
+
+    def find(self, text: str) -> Iterator[Finding]:
+        for encoding, decoded, start, end in self._decoded(text):
+            for rule, match in matches(fold(decoded)):
+                yield Finding(
+                    detector=self.name,
+                    label=f"{encoding}:{rule.label}",
+                    score=min(1.0, rule.score + 0.05),
+                    start=start,
+                    end=end,
+                    evidence=f"{encoding} → {excerpt(decoded, match.start(), match.end())}",
+                )
+                break
+
+    def _decoded(self, text: str) -> Iterator[tuple[str, str, int | None, int | None]]:
+        for encoding, pattern, decode in _DECODERS:
+            for n, match in enumerate(pattern.finditer(text)):
+                if n >= MAX_CANDIDATES:
+                    break
+                decoded = decode(match.group(0))
+                if decoded:
+                    yield encoding, decoded, match.start(), match.end()
+        if _ROT13_HINT.search(text.casefold()):
+            yield "rot13", codecs.decode(text, "rot13"), None, None
