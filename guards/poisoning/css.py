@@ -21,6 +21,11 @@ _RGB = re.compile(r"^rgba?\(\s*(\d+)[,\s]+(\d+)[,\s]+(\d+)(?:[,\s/]+([\d.]+%?))?
 _NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "snow": (255, 250, 250), "ivory": (255, 255, 240)}
 _CLIPPED = re.compile(r"rect\(\s*0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?[\s,]+0(?:px)?\s*\)|inset\(\s*(?:50|100)%")
 RGB = tuple[int, int, int]
+HIDING_PROPERTIES = frozenset(
+    {"display", "visibility", "opacity", "font-size", "color", "left", "top", "right", "text-indent"}
+    | {"margin-left", "clip", "clip-path", "height"}
+)
+"""The properties :func:`hiding_technique` reads: an element setting none of them hides nothing."""
 
 
 def declarations(style: str) -> dict[str, str]:

@@ -20,12 +20,15 @@ from guards.poisoning.base import TextDetector, excerpt
 from guards.poisoning.instruction_patterns import matches
 from guards.poisoning.normalize import fold
 
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
-_HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}(?:[\s:,]|\\x)?){8,}(?![0-9A-Fa-f])|(?:\\x[0-9A-Fa-f]{2}){8,}")
-_PERCENT = re.compile(r"[^\s]*(?:%[0-9A-Fa-f]{2}[^\s]*){4,}")
-# rot13 of the words most instructions contain ("ignore", "instructions", "previous", "system",
-# "prompt", "you are", "disregard"): a cheap test before rot13-decoding a whole document.
-_ROT13_HINT = re.compile(r"\b(?:vtaber|vafgehpgvbaf?|cerivbhf|flfgrz|cebzcg|lbh ner|qvfertneq|sbetrg)\b")
+# Plain character-class runs (no look-arounds): the regex engine scans these fast.
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2}[ :,]?){8,}|(?:\\x[0-9A-Fa-f]{2}){8,}")
+_PERCENT = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){4,}")
+# rot13 of common English words ("the", "and", "you", "is", "this", "that", "with", "for", "all",
+# "your") and of instruction words: rot13 text is full of them, ordinary text has almost none.
+_ROT13_HINT = re.compile(
+    r"(?:^|\W)(?:gur|naq|lbh|vf|guvf|gung|jvgu|sbe|nyy|lbhe|vtaber|vafgehpgvbaf|flfgrz|cerivbhf|cebzcg)(?=\W|$)"
+)
 MAX_CANDIDATES = 64
 """A document with thousands of base64-like tokens is decoded in part only (bounded cost)."""
 
@@ -76,24 +79,30 @@ class EncodedPayloadDetector(TextDetector):
 
     def find(self, text: str) -> Iterator[Finding]:
         for encoding, decoded, start, end in self._decoded(text):
-            for rule, match in matches(fold(decoded)):
-                yield Finding(
-                    detector=self.name,
-                    label=f"{encoding}:{rule.label}",
-                    score=min(1.0, rule.score + 0.05),
-                    start=start,
-                    end=end,
-                    evidence=f"{encoding} → {excerpt(decoded, match.start(), match.end())}",
-                )
-                break
+            folded = fold(decoded)
+            found = [(rule, match) for rule, match in matches(folded)]
+            if not found:
+                continue
+            rule, match = max(found, key=lambda rm: rm[0].score)  # the strongest rule speaks for the payload
+            yield Finding(
+                detector=self.name,
+                label=f"{encoding}:{rule.label}",
+                score=round(min(1.0, rule.score + 0.05), 4),
+                start=start,
+                end=end,
+                evidence=f"{encoding} → {excerpt(folded, match.start(), match.end())}",
+            )
 
     def _decoded(self, text: str) -> Iterator[tuple[str, str, int | None, int | None]]:
         for encoding, pattern, decode in _DECODERS:
+            if encoding == "url_encoded" and "%" not in text:
+                continue
             for n, match in enumerate(pattern.finditer(text)):
                 if n >= MAX_CANDIDATES:
                     break
                 decoded = decode(match.group(0))
                 if decoded:
                     yield encoding, decoded, match.start(), match.end()
-        if _ROT13_HINT.search(text.casefold()):
-            yield "rot13", codecs.decode(text, "rot13"), None, None
+        lines = [line for line in text.split("\n") if len(_ROT13_HINT.findall(line.casefold())) >= 2]
+        if lines:  # only the lines that look like rot13 are decoded: bounded cost on long documents
+            yield "rot13", codecs.decode("\n".join(lines), "rot13"), None, None

@@ -30,12 +30,15 @@ _ENCODED_VALUE = re.compile(r"^[A-Za-z0-9+/=_-]{24,}$")
 # Weights: (image, link, bare URL). An image is fetched by the renderer with no click at all.
 _WEIGHTS = {
     "script_uri": (0.9, 0.9, 0.5),
-    "templated_url": (0.95, 0.9, 0.8),
+    "templated_url": (0.95, 0.9, 0.5),
     "raw_ip_host": (0.85, 0.7, 0.3),
     "data_bearing_query": (0.85, 0.5, 0.15),
     "non_allowlisted_domain": (0.75, 0.3, 0.05),
 }
 _KIND_INDEX = {"image": 0, "link": 1, "bare": 2}
+_URL_MARKERS = ("://", "](", "]:", "src=", "SRC=", "href=", "HREF=", "javascript:", "data:")
+_FETCHED = ("http", "https", "ftp", "javascript", "vbscript", "data", "")
+"""Schemes a renderer fetches or runs (``""``: protocol-relative ``//host``); ``cid:``, ``mailto:``... are not."""
 
 
 def _public_ip(host: str) -> bool:
@@ -76,6 +79,8 @@ class ExfiltrationDetector(TextDetector):
         return self.allowed_domains.get(collection, self.allowed_domains.get("*", frozenset()))
 
     def _find(self, text: str, allowed: frozenset[str]) -> Iterator[Finding]:
+        if not any(marker in text for marker in _URL_MARKERS):
+            return
         best: dict[str, Finding] = {}
         for found in find_urls(text):
             for reason in self.reasons(found.url, allowed):
@@ -88,7 +93,9 @@ class ExfiltrationDetector(TextDetector):
     @staticmethod
     def reasons(url: str, allowed: frozenset[str]) -> list[str]:
         """Why a URL could exfiltrate data (an empty list for an innocent one)."""
-        scheme = url.split(":", 1)[0].lower()
+        scheme = url.split(":", 1)[0].lower() if ":" in url.split("/", 1)[0] else ""
+        if scheme not in _FETCHED or (not scheme and not url.startswith("//")):
+            return []
         if scheme in ("javascript", "vbscript") or (scheme == "data" and not url.lower().startswith("data:image/")):
             return ["script_uri"]
         try:

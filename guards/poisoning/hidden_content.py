@@ -23,14 +23,22 @@ DECEPTIVE = frozenset(
 )
 """Techniques with no everyday use in documents: they exist to hide text from a reader."""
 DECEPTIVE_MIN_WORDS = 4
-FURNITURE_MIN_WORDS = 40
-"""``display:none`` and friends hide menus and dialogs every day; only a lot of hidden prose counts."""
+FURNITURE_WORDS = (12, 40)
+"""``display:none`` and friends hide menus, dialogs and collapsed sections every day: a dozen hidden
+words score 0.5 (quarantined only under the strict trust level), forty or more 0.7."""
 COMMENT_MIN_WORDS = 25
 
 
+STRONG = 0.7
+"""Only rules at least this strong count in hidden text and metadata: a title like "sys: system
+parameters" must not read as a role marker."""
+
+
 def _instruction(text: str) -> str | None:
-    for _rule, match in matches(fold(text)):
-        return excerpt(fold(text), match.start(), match.end())
+    folded = fold(text)
+    for rule, match in matches(folded):
+        if rule.score >= STRONG:
+            return excerpt(folded, match.start(), match.end())
     return None
 
 
@@ -76,8 +84,8 @@ class HiddenContentDetector:
                 score, evidence = 0.95, found
             elif technique in DECEPTIVE and words >= DECEPTIVE_MIN_WORDS:
                 score, evidence = 0.8, excerpt(text)
-            elif words >= FURNITURE_MIN_WORDS:
-                score, evidence = 0.6, excerpt(text)
+            elif words >= FURNITURE_WORDS[0]:
+                score, evidence = (0.7 if words >= FURNITURE_WORDS[1] else 0.5), excerpt(text)
             else:
                 score, evidence = 0.15, excerpt(text)
             yield Finding(self.name, technique, score, evidence=f"hidden ({technique}, {words} words): {evidence}")

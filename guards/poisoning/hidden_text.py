@@ -33,6 +33,11 @@ _OVERRIDE = re.compile("[\u202d\u202e]")
 _EMBED_ISOLATE = re.compile("[\u202a\u202b\u202c\u2066-\u2069]")
 _RTL_LETTERS = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u180e\U000e0000-\U000e007f\ufe00-\ufe0f]")
+# Every character any check below looks at: one character-class scan rules out clean text fast.
+_ANY = re.compile(
+    "[\u034f\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
+)
 _TEXT_TYPES = ("text/", "application/xhtml", "application/json", "application/xml")
 
 
@@ -65,6 +70,8 @@ class HiddenCharacterDetector(TextDetector):
         return self.inspect(text)
 
     def find(self, text: str) -> Iterator[Finding]:
+        if not _ANY.search(text):
+            return
         flagless = _FLAG.sub(lambda m: " " * len(m.group(0)), text)  # same length: offsets still hold
         for m in _TAG_RUN.finditer(flagless):
             yield self._finding("tag_characters", 0.95, text, m, f"tags decode to: {decode_tags(m.group(0))[:80]!r}")

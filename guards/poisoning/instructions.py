@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator
 
 from guards.base import Finding
 from guards.poisoning.base import TextDetector, excerpt
 from guards.poisoning.instruction_patterns import matches
-from guards.poisoning.normalize import views
+from guards.poisoning.normalize import has_homoglyphs, views
 
 OBFUSCATION_BONUS = 0.05
 """A disguised instruction is more suspicious than a plain one: nobody leetspeaks by accident."""
+MIXED_SCRIPT_WORDS = 2
+"""Latin words with Cyrillic or Greek letters inside: ordinary text in any language has none."""
+_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 class InstructionDetector(TextDetector):
@@ -25,6 +30,17 @@ class InstructionDetector(TextDetector):
     version = "1"
 
     def find(self, text: str) -> Iterator[Finding]:
+        yield from self._instructions(text)
+        if not text.isascii():
+            yield from self._mixed_script(text)
+
+    def _mixed_script(self, text: str) -> Iterator[Finding]:
+        mixed = {w for w in _WORD.findall(text) if not w.isascii() and _is_mixed(w)}
+        if len(mixed) >= MIXED_SCRIPT_WORDS:
+            shown = ", ".join(sorted(mixed)[:5])
+            yield Finding(self.name, "mixed_script_words", 0.75, evidence=f"{len(mixed)} words mix scripts: {shown}")
+
+    def _instructions(self, text: str) -> Iterator[Finding]:
         seen: set[tuple[str, str]] = set()
         for disguise, view in views(text):
             for rule, match in matches(view):
@@ -36,8 +52,14 @@ class InstructionDetector(TextDetector):
                 yield Finding(
                     detector=self.name,
                     label=rule.label if plain else f"{disguise}:{rule.label}",
-                    score=rule.score if plain else min(1.0, rule.score + OBFUSCATION_BONUS),
+                    score=rule.score if plain else round(min(1.0, rule.score + OBFUSCATION_BONUS), 4),
                     start=match.start() if plain else None,
                     end=match.end() if plain else None,
                     evidence=excerpt(view, match.start(), match.end()),
                 )
+
+
+def _is_mixed(word: str) -> bool:
+    """Latin letters together with a look-alike from another script (Cyrillic ``а`` in ``pаssword``)."""
+    latin = any(c.isascii() for c in word)
+    return latin and has_homoglyphs(word) and any(not unicodedata.name(c, "LATIN").startswith("LATIN") for c in word)

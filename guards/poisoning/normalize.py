@@ -23,8 +23,9 @@ _ASCII_TARGETS = frozenset("abcdefghijklmnopqrstuvwxyz")
 # Leet substitutions inside a word; "1" is ambiguous (i or l), so a second view reads it as "l".
 _LEET_I = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 _LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
-# A "word" mixing letters and leet symbols: at least one letter and one of the substituted symbols.
-_LEET_WORD = re.compile(r"(?=[\w@$!]*[a-z])(?=[\w@$!]*[013457@$!])[\w@$!]{3,}", re.IGNORECASE)
+# A leet word has a substituted symbol between two letters ("1gn0r3", "pr3v10us"); version numbers,
+# "utf8" or "x86_64" do not. The whole word is then decoded.
+_LEET_WORD = re.compile(r"[\w@$!]*[a-z][013457@$!]+[a-z][\w@$!]*", re.IGNORECASE)
 # Letters written one at a time with a separator ("i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e"):
 # at least four single letters in a row; runs of two or more spaces are word breaks.
 _SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*|]{1,2}){3,}\w(?!\w)")
@@ -79,15 +80,23 @@ def unspace(text: str) -> str:
 
 
 def views(text: str) -> list[tuple[str, str]]:
-    """``(disguise, text)``: the folded text, then the text with every disguise found undone.
+    """``(disguise, text)``: the folded text, then the disguised lines with every disguise undone.
 
-    The disguises are undone cumulatively (homoglyphs, then leetspeak, then letter spacing), since
-    attackers combine them; the name lists the ones that changed something, for the evidence.
+    Only the lines that carry a disguise (and their neighbours, since an instruction may wrap) are
+    de-obfuscated: technical prose is full of words like ``md5sum`` and ``l10n``, and running every
+    pattern over a second copy of a whole manual would double the cost for nothing. The disguises
+    are undone cumulatively (homoglyphs, then leetspeak, then letter spacing), since attackers
+    combine them; the name lists the ones that changed something, for the evidence.
     """
     plain = fold(text)
     out = [("plain", plain)]
+    lines = plain.split("\n")
+    marked = [i for i, line in enumerate(lines) if _disguised(line)]
+    if not marked:
+        return out
+    keep = sorted({j for i in marked for j in (i - 1, i, i + 1) if 0 <= j < len(lines)})
+    current = "\n".join(lines[j] for j in keep)
     steps: list[str] = []
-    current = plain
     if not current.isascii() and has_homoglyphs(current):
         current = skeleton(current)
         steps.append("homoglyph")
@@ -101,3 +110,9 @@ def views(text: str) -> list[tuple[str, str]]:
     if steps:
         out.extend(("+".join(steps), v) for v in variants)
     return out
+
+
+def _disguised(line: str) -> bool:
+    if not line.isascii() and has_homoglyphs(line):
+        return True
+    return bool(_LEET_WORD.search(line) or _SPACED.search(line))

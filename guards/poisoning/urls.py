@@ -16,7 +16,8 @@ Kind = Literal["image", "link", "bare"]
 
 _MD_IMAGE = re.compile(r"!\[([^\]\n]{0,300})\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"'\n]*[\"'])?\s*\)")
 _MD_LINK = re.compile(r"(?<!!)\[([^\]\n]{0,300})\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"'\n]*[\"'])?\s*\)")
-_MD_REF_IMAGE = re.compile(r"!\[([^\]\n]{0,300})\]\[([^\]\n]{1,100})\]")
+# Reference-style images: ![alt][label], ![alt][] and ![alt] (the label defaults to the alt text).
+_MD_REF_IMAGE = re.compile(r"!\[([^\]\n]{0,300})\](?:\[([^\]\n]{0,100})\])?(?!\()")
 _MD_REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]\n]{1,100})\]:[ \t]*<?(\S+?)>?(?:[ \t]+.*)?$", re.MULTILINE)
 _HTML_IMG = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
 _HTML_A = re.compile(r"<a\b[^>]*?\bhref\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
@@ -41,7 +42,7 @@ def find_urls(text: str) -> Iterator[FoundUrl]:
         covered.append(m.span())
         yield FoundUrl("image", m.group(2), m.start(), m.end(), m.group(1))
     for m in _MD_REF_IMAGE.finditer(text):
-        if url := refs.get(m.group(2).lower()):
+        if url := refs.get((m.group(2) or m.group(1)).lower()):
             covered.append(m.span())
             yield FoundUrl("image", url, m.start(), m.end(), m.group(1))
     for m in _HTML_IMG.finditer(text):
