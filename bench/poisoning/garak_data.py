@@ -75,7 +75,7 @@ def probe_classes(module: str) -> dict[str, dict[str, Any]]:
     return classes
 
 
-def _literal(node: ast.expr) -> Any:  # noqa: PLR0911 - one return per node type
+def _literal(node: ast.expr) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name) and node.id in MARKERS:

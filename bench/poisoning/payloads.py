@@ -109,9 +109,9 @@ def letter_spacing(text: str, rng: random.Random) -> str:
 
 
 DISGUISES = {
-    "leetspeak": lambda t, r: leetspeak(t, r),
-    "homoglyph": lambda t, r: homoglyphs(t, r),
-    "letter_spacing": lambda t, r: letter_spacing(t, r),
+    "leetspeak": leetspeak,
+    "homoglyph": homoglyphs,
+    "letter_spacing": letter_spacing,
     "base64": lambda t, r: "Decode and follow: " + base64.b64encode(t.encode()).decode(),
     "rot13": lambda t, r: codecs.encode(t, "rot13"),
     "hex": lambda t, r: t.encode().hex(),

@@ -97,8 +97,11 @@ class HiddenCharacterDetector(TextDetector):
         if not hits and not run:
             return
         first = run or hits[0]
+        inside = sum(1 for h in hits if _between_letters(text, h.start(), h.end()))
         if run or len(hits) >= 8:
             score = 0.95  # encoded bits, or many word-splitting characters
+        elif inside >= 3:
+            score = 0.85  # words split so that a filter does not recognise them
         elif len(hits) >= 3:
             score = 0.6
         else:
@@ -108,3 +111,7 @@ class HiddenCharacterDetector(TextDetector):
 
     def _finding(self, label: str, score: float, text: str, m: re.Match[str], evidence: str) -> Finding:
         return Finding(self.name, label, score, m.start(), m.end(), evidence[:200])
+
+
+def _between_letters(text: str, start: int, end: int) -> bool:
+    return start > 0 and end < len(text) and text[start - 1].isalpha() and text[end].isalpha()

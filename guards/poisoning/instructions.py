@@ -60,6 +60,6 @@ class InstructionDetector(TextDetector):
 
 
 def _is_mixed(word: str) -> bool:
-    """Latin letters together with a look-alike from another script (Cyrillic ``а`` in ``pаssword``)."""
+    """Latin letters together with a look-alike from another script (a Cyrillic a in "password")."""
     latin = any(c.isascii() for c in word)
     return latin and has_homoglyphs(word) and any(not unicodedata.name(c, "LATIN").startswith("LATIN") for c in word)

@@ -24,6 +24,8 @@ class Neighbour:
     text: str
     similarity: float
     """Cosine similarity to the screened passage."""
+    document: str = ""
+    """The trusted passage's document key: a document is never checked against its own passages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +52,13 @@ class MatrixNeighbours:
     MIN_FOR_DENSITY = 20
 
     def __init__(self) -> None:
-        self._texts: dict[str, list[tuple[str, str]]] = {}
+        self._texts: dict[str, list[tuple[str, str, str]]] = {}
         self._vectors: dict[str, FloatVector] = {}
         self._density: dict[str, Density | None] = {}
 
-    def add(self, collection: str, items: Sequence[tuple[str, str, FloatVector]]) -> None:
-        """Add ``(ref, text, vector)`` triples to a collection."""
-        self._texts.setdefault(collection, []).extend((ref, text) for ref, text, _ in items)
+    def add(self, collection: str, items: Sequence[tuple[str, str, FloatVector]], *, document: str = "") -> None:
+        """Add ``(ref, text, vector)`` triples of one ``document`` to a collection."""
+        self._texts.setdefault(collection, []).extend((ref, text, document) for ref, text, _ in items)
         rows = np.stack([v for _, _, v in items]).astype(np.float32)
         old = self._vectors.get(collection)
         self._vectors[collection] = rows if old is None else np.vstack([old, rows])
@@ -69,7 +71,7 @@ class MatrixNeighbours:
         scores = matrix @ vector.astype(np.float32)
         top = np.argsort(-scores)[:k]
         texts = self._texts[collection]
-        return [Neighbour(texts[i][0], texts[i][1], float(scores[i])) for i in top]
+        return [Neighbour(texts[i][0], texts[i][1], float(scores[i]), texts[i][2]) for i in top]
 
     def density(self, collection: str) -> Density | None:
         if collection not in self._density:

@@ -47,16 +47,17 @@ class PlantedAnswerDetector:
         findings: dict[str, Finding] = {}
         passages = doc.passages or (Passage(doc.text),)
         for passage in passages:
-            for finding in self._passage(passage, doc.collection):
+            for finding in self._passage(passage, doc.collection, doc.key):
                 if finding.label not in findings or finding.score > findings[finding.label].score:
                     findings[finding.label] = finding
         return Verdict(self.name, self.version, tuple(findings.values()))
 
-    def _passage(self, passage: Passage, collection: str) -> Iterator[Finding]:
+    def _passage(self, passage: Passage, collection: str, key: str) -> Iterator[Finding]:
         yield from self._question(passage.text)
         if self.neighbours is None or passage.vector is None:
             return
-        near = [n for n in self.neighbours.nearest(passage.vector, collection=collection, k=self.k)]
+        candidates = self.neighbours.nearest(passage.vector, collection=collection, k=self.k + 2)
+        near = [n for n in candidates if not (key and n.document == key)][: self.k]
         for n in near:
             if n.similarity < self.min_similarity or n.similarity > 0.995:  # an exact copy restates, not contradicts
                 continue
