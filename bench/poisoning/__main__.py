@@ -8,6 +8,7 @@ naive keyword filter runs over the same documents in the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import random
@@ -86,7 +87,7 @@ def _screen(
 ) -> Outcome:
     doc = doc or document(sample)
     if sample.doc_id in vectors:
-        doc = ScreenDocument(**{**doc.__dict__, "passages": vectors[sample.doc_id], "key": sample.doc_id})
+        doc = dataclasses.replace(doc, passages=vectors[sample.doc_id], key=sample.doc_id)
     return screen_one(screen, doc, sample)
 
 
