@@ -75,8 +75,8 @@ def main() -> None:
         offset += len(ps)
     screen = default_screen(neighbours=neighbours)
     outcomes = [_screen(screen, s, docs.get(s.doc_id), passage_vectors) for s in [*clean, *attacks, *planted]]
-    floods = _floods(clean)
-    report = _report(outcomes, floods, _detector_costs(screen, [docs[s.doc_id] for s in clean[::4]]))
+    floods = _floods(clean, texts)
+    report = _report(outcomes, floods, _detector_costs(screen, [docs[s.doc_id] for s in clean[::4]]), texts)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     _print(report)
@@ -91,7 +91,7 @@ def _screen(
     return screen_one(screen, doc, sample)
 
 
-def _floods(clean: list[Sample]) -> dict[str, Any]:
+def _floods(clean: list[Sample], texts: dict[str, str]) -> dict[str, Any]:
     """Bursts from one source each, then clean documents from their package as the source, 1 s apart."""
     detector = FloodDetector(MemoryFloodStore(), burst=5)
     bursts = flood_bursts(carriers(clean))
@@ -110,8 +110,8 @@ def _floods(clean: list[Sample]) -> dict[str, Any]:
     start = 5000.0
     clean_flagged = sum(
         any(f.score >= 1.0 for f in detector.inspect_document(
-            ScreenDocument(text=texts, source=s.origin, key=s.doc_id, submitted_at=start + n)).findings)
-        for n, (s, texts) in enumerate((s, document(s).text) for s in clean)
+            ScreenDocument(text=text, source=s.origin, key=s.doc_id, submitted_at=start + n)).findings)
+        for n, (s, text) in enumerate((s, texts[s.doc_id]) for s in clean)
     )  # fmt: skip
     return {"bursts": len(bursts), "copies_after_burst": late, "flagged_after_burst": flagged_late,
             "bursts_stopped": stopped, "clean_docs": len(clean), "clean_flagged": clean_flagged}  # fmt: skip
@@ -132,13 +132,15 @@ def _rate(items: list[bool]) -> float:
     return round(sum(items) / len(items), 4) if items else 0.0
 
 
-def _report(outcomes: list[Outcome], floods: dict[str, Any], costs: dict[str, float]) -> dict[str, Any]:
+def _report(
+    outcomes: list[Outcome], floods: dict[str, Any], costs: dict[str, float], texts: dict[str, str]
+) -> dict[str, Any]:
     by: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for o in outcomes:
         by[(o.sample.split, o.sample.category)].append(o)
         if o.sample.category == "clean":
             by[(o.sample.split, f"clean:{o.sample.origin}")].append(o)
-            if SENSITIVE.search(o.sample.text or o.sample.doc_id) or SENSITIVE.search(document(o.sample).text[:20000]):
+            if SENSITIVE.search(texts[o.sample.doc_id]):
                 by[(o.sample.split, "clean:sensitive_vocabulary")].append(o)
     table = {
         f"{split}/{cat}": {

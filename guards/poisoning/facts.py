@@ -15,7 +15,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+# Sentence ends, or blank lines; a single newline is a hard wrap (man pages wrap at 80 columns).
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
 _TOKEN = re.compile(r"\d+(?:[.,:/-]\d+)*%?|[^\W\d_][\w'’-]*", re.UNICODE)
 _NUMBER = re.compile(r"^\d")
 _NEGATIONS = frozenset(
@@ -27,8 +28,11 @@ _STOP = frozenset(
     | {"were", "be", "been", "it", "its", "this", "that", "as", "from", "which", "who", "what", "when", "how"}
     | {"why", "do", "does", "did", "has", "have", "had", "will", "would", "can", "could", "should", "may"}
 )
-MIN_SHARED = 0.5
-"""Share of a sentence's content words another sentence must have to be "about the same thing"."""
+MIN_JACCARD = 0.5
+"""Content-word overlap (Jaccard) two sentences need to be "about the same thing"."""
+SAME_WORDING = 0.8
+MIN_CONTENT = 5
+"""Sentences with fewer content words are fragments (a heading, a table cell): never compared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +44,15 @@ class Contradiction:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= 3]
+    """Sentences, with hard-wrapped lines joined and every table row (a line with ``|``) on its own."""
+    blocks: list[str] = []
+    for line in text.split("\n"):
+        if "|" in line or not blocks or not line.strip() or "|" in blocks[-1] or not blocks[-1].strip():
+            blocks.append(line)
+        else:
+            blocks[-1] += " " + line
+    pieces = (piece for block in blocks for piece in _SENTENCE.split(block))
+    return [" ".join(p.split()) for p in pieces if len(p.split()) >= 3]
 
 
 def _tokens(sentence: str) -> list[str]:
@@ -63,15 +75,23 @@ def _kind(word: str, position: int) -> str | None:
 
 
 def compare_sentences(claim: str, trusted: str) -> Contradiction | None:
-    """A contradiction between two sentences about the same thing, if they state different facts."""
+    """A contradiction between two sentences about the same thing, if they state different facts.
+
+    "The same thing": nearly the same wording (token sequence similarity at least ``SAME_WORDING``,
+    which catches a copied sentence with one value changed, even a short one), or, for paraphrases,
+    a content-word Jaccard of at least ``MIN_JACCARD`` over sentences of ``MIN_CONTENT`` words.
+    """
     a, b = _tokens(claim), _tokens(trusted)
-    ca, cb = _content(a), _content(b)
-    if not ca or not cb or len(ca & cb) / min(len(ca), len(cb)) < MIN_SHARED:
+    if min(len(a), len(b)) < 3:
         return None
+    matcher = difflib.SequenceMatcher(a=[t.lower() for t in a], b=[t.lower() for t in b], autojunk=False)
+    if matcher.ratio() < SAME_WORDING:
+        ca, cb = _content(a) - _NEGATIONS, _content(b) - _NEGATIONS
+        if min(len(ca), len(cb)) < MIN_CONTENT or len(ca & cb) / len(ca | cb) < MIN_JACCARD:
+            return None
     neg_a, neg_b = {t.lower() for t in a} & _NEGATIONS, {t.lower() for t in b} & _NEGATIONS
     if bool(neg_a) != bool(neg_b):
         return Contradiction("negation", claim, trusted)
-    matcher = difflib.SequenceMatcher(a=[t.lower() for t in a], b=[t.lower() for t in b], autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op != "replace":
             continue

@@ -35,7 +35,7 @@ class PlantedAnswerDetector:
     name = "planted_answer"
     version = "1"
 
-    def __init__(self, neighbours: TrustedNeighbours | None, *, k: int = 4, min_similarity: float = 0.5) -> None:
+    def __init__(self, neighbours: TrustedNeighbours | None, *, k: int = 8, min_similarity: float = 0.4) -> None:
         self.neighbours = neighbours
         self.k = k
         self.min_similarity = min_similarity
