@@ -59,7 +59,7 @@ class PlantedAnswerDetector:
         candidates = self.neighbours.nearest(passage.vector, collection=collection, k=self.k + 2)
         near = [n for n in candidates if not (key and n.document == key)][: self.k]
         for n in near:
-            if n.similarity < self.min_similarity or n.similarity > 0.995:  # an exact copy restates, not contradicts
+            if n.similarity < self.min_similarity:
                 continue
             if found := contradiction(passage.text, n.text):
                 evidence = (
@@ -69,7 +69,7 @@ class PlantedAnswerDetector:
                 yield Finding(self.name, f"contradicts_trusted_{found.kind}", 0.85, evidence=evidence[:400])
                 break
         density = self.neighbours.density(collection)
-        if near and density is not None and near[0].similarity < 0.995:
+        if near and density is not None:
             z = (near[0].similarity - density.mean) / density.std
             if z >= CLOSE_Z:
                 yield Finding(
