@@ -83,13 +83,20 @@ def planted_samples(chunks: list[TrustedChunk], count: int = 240, seed: int = 5)
             "question": f"{question} {claim}",
             "question_repeated": f"{question} {claim} {question} In short: {claim}",
             "qa": f"Q: {question}\nA: {claim}",
-            "statement_in_context": " ".join(s if s != sentence else claim for s in sentences(chunk.text)),
+            "statement_in_context": _replace_sentence(chunk.text, sentence, claim),
         }[style]
         out.append(
             Sample(f"planted-{len(out)}", "planted_answer", f"{kind}/{style}", f"planted:{chunk.ref}", text,
                    metadata={"target": chunk.ref})
         )  # fmt: skip
     return out
+
+
+def _replace_sentence(text: str, sentence: str, claim: str) -> str:
+    """The chunk with one sentence changed, layout kept (sentences are whitespace-normalised)."""
+    words = sentence.split()
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
+    return pattern.sub(lambda _: claim, text, count=1)
 
 
 def split_counts(samples: list[Sample]) -> dict[str, int]:
