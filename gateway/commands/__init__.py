@@ -1,0 +1,1 @@
+"""Command groups of the ``gateway`` CLI, one module each, registered in ``gateway.cli``."""
