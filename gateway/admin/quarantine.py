@@ -51,7 +51,7 @@ class QuarantineReview:
         """Keep the record (for the audit trail) as rejected; nothing is indexed."""
         row = self._pending(scope, quarantine_id, "quarantine.reject")
         self._decide(scope, row, REJECTED, note, {})
-        return row
+        return self.store.get(scope.tenant, quarantine_id) or row
 
     def _decide(
         self, scope: AdminScope, row: QuarantineRow, status: str, note: str | None, extra: dict[str, Any]

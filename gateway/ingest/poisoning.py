@@ -71,7 +71,7 @@ class RetrieverNeighbours:
             fusion=FusionConfig(method="weighted", lexical_weight=0.0, candidates=max(k, 10)),
         )  # fmt: skip
         hits = self.retriever.search(request)
-        return [Neighbour(h.chunk_id, h.text, max(float(h.score), 0.0), h.document_id) for h in hits]
+        return [Neighbour(h.document_id, h.text, max(float(h.score), 0.0), h.document_id) for h in hits]
 
     def density(self, collection: str, scope: str = "") -> Density | None:
         return None  # not tracked per collection yet: the closeness signal is left out in the gateway

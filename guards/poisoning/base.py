@@ -45,6 +45,8 @@ class ScreenDocument:
     source: str = ""
     """Who or what submitted it (a source URI or the uploader); floods and trust are per source."""
     collection: str = ""
+    scope: str = ""
+    """Where collections live (the gateway's tenant): neighbours are looked up in this scope only."""
     passages: tuple[Passage, ...] = ()
     submitted_at: float | None = None
     """Seconds since the epoch; ``None`` means now (the flood window is measured in it)."""

@@ -37,11 +37,11 @@ class Density:
 
 
 class TrustedNeighbours(Protocol):
-    def nearest(self, vector: FloatVector, *, collection: str, k: int) -> Sequence[Neighbour]:
-        """The ``k`` most similar trusted passages of ``collection``, best first."""
+    def nearest(self, vector: FloatVector, *, collection: str, k: int, scope: str = "") -> Sequence[Neighbour]:
+        """The ``k`` most similar trusted passages of ``collection`` (in ``scope``), best first."""
         ...
 
-    def density(self, collection: str) -> Density | None:
+    def density(self, collection: str, scope: str = "") -> Density | None:
         """Nearest-neighbour similarity statistics of the collection; ``None`` when too small to tell."""
         ...
 
@@ -64,7 +64,7 @@ class MatrixNeighbours:
         self._vectors[collection] = rows if old is None else np.vstack([old, rows])
         self._density.pop(collection, None)
 
-    def nearest(self, vector: FloatVector, *, collection: str, k: int) -> list[Neighbour]:
+    def nearest(self, vector: FloatVector, *, collection: str, k: int, scope: str = "") -> list[Neighbour]:
         matrix = self._vectors.get(collection)
         if matrix is None:
             return []
@@ -73,7 +73,7 @@ class MatrixNeighbours:
         texts = self._texts[collection]
         return [Neighbour(texts[i][0], texts[i][1], float(scores[i]), texts[i][2]) for i in top]
 
-    def density(self, collection: str) -> Density | None:
+    def density(self, collection: str, scope: str = "") -> Density | None:
         if collection not in self._density:
             self._density[collection] = self._measure(collection)
         return self._density[collection]

@@ -47,17 +47,17 @@ class PlantedAnswerDetector:
         findings: dict[str, Finding] = {}
         passages = doc.passages or (Passage(doc.text),)
         for passage in passages:
-            for finding in self._passage(passage, doc.collection, doc.key):
+            for finding in self._passage(passage, doc):
                 if finding.label not in findings or finding.score > findings[finding.label].score:
                     findings[finding.label] = finding
         return Verdict(self.name, self.version, tuple(findings.values()))
 
-    def _passage(self, passage: Passage, collection: str, key: str) -> Iterator[Finding]:
+    def _passage(self, passage: Passage, doc: ScreenDocument) -> Iterator[Finding]:
         yield from self._question(passage.text)
         if self.neighbours is None or passage.vector is None:
             return
-        candidates = self.neighbours.nearest(passage.vector, collection=collection, k=self.k + 2)
-        near = [n for n in candidates if not (key and n.document == key)][: self.k]
+        candidates = self.neighbours.nearest(passage.vector, collection=doc.collection, k=self.k + 2, scope=doc.scope)
+        near = [n for n in candidates if not (doc.key and n.document == doc.key)][: self.k]
         for n in near:
             if n.similarity < self.min_similarity:
                 continue
@@ -68,7 +68,7 @@ class PlantedAnswerDetector:
                 )
                 yield Finding(self.name, f"contradicts_trusted_{found.kind}", 0.85, evidence=evidence[:400])
                 break
-        density = self.neighbours.density(collection)
+        density = self.neighbours.density(doc.collection, doc.scope)
         if near and density is not None:
             z = (near[0].similarity - density.mean) / density.std
             if z >= CLOSE_Z:
