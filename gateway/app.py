@@ -18,6 +18,7 @@ from gateway.api.admin import AdminController
 from gateway.api.dependencies import DEPENDENCIES
 from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
+from gateway.api.quarantine import QuarantineController
 from gateway.api.v1 import DocumentController, RetrievalController
 from gateway.deps import Services, build_services
 from gateway.errors import GatewayError
@@ -86,7 +87,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Exception: handle_unexpected,
     }
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics, RetrievalController, DocumentController, AdminController],
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            RetrievalController,
+            DocumentController,
+            AdminController,
+            QuarantineController,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=handlers,
         lifespan=[lifespan],

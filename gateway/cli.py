@@ -283,5 +283,14 @@ def opensearch_reindex_cmd() -> None:
     click.echo(opensearch_reindex(_settings()))
 
 
+def _add_screen_group() -> None:
+    from gateway.commands.screen import screen  # noqa: PLC0415 - its imports are heavy; the group is light
+
+    main.add_command(screen)
+
+
+_add_screen_group()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -16,7 +16,9 @@ from gateway.authz.service import PolicyService
 from gateway.db import make_engine
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
+from gateway.ingest.poisoning import EmbeddingMemo, PoisoningStep, RetrieverNeighbours
 from gateway.ingest.prepare import IngestLimits
+from gateway.ingest.quarantine import QuarantineStore
 from gateway.ingest.screen import ScreenStep
 from gateway.ingest.service import DocumentService
 from gateway.ingest.workers import IngestWorkers
@@ -26,6 +28,10 @@ from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
 from gateway.settings import Settings
 from gateway.storage import secure_file, secure_tree
+from guards.poisoning.flood_store import SqlFloodStore
+from guards.poisoning.policy import ScreeningPolicy
+from guards.poisoning.rescreen import PassageRescreen
+from guards.poisoning.screen import PoisonScreen, default_screen
 
 log = logging.getLogger("gateway.deps")
 
@@ -65,9 +71,26 @@ def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
     )
 
 
-def provide_screen_steps(_settings: Settings) -> list[ScreenStep]:
-    """The ingest screening steps, in order (poisoning screen, PII labels: their issues add them)."""
-    return []
+def provide_screening_policy(settings: Settings) -> ScreeningPolicy:
+    path = settings.screening.policy_file
+    return ScreeningPolicy.from_file(path) if path else ScreeningPolicy.default()
+
+
+def provide_poison_screen(settings: Settings, engine: Engine, retriever: Retriever | None) -> PoisonScreen:
+    """Every poisoning detector; floods remembered in the database, neighbours from the index."""
+    neighbours = RetrieverNeighbours(retriever) if retriever is not None else None
+    return default_screen(provide_screening_policy(settings), flood_store=SqlFloodStore(engine), neighbours=neighbours)
+
+
+def provide_screen_steps(
+    settings: Settings, engine: Engine, *, retriever: Retriever | None = None, embedder: Embedder | None = None
+) -> list[ScreenStep]:
+    """The ingest screening steps, in order: the poisoning screen (PII labels: their issue adds one)."""
+    if not settings.screening.enabled:
+        return []
+    screen = provide_poison_screen(settings, engine, retriever)
+    passages = settings.screening.planted_passages
+    return [PoisoningStep(screen, embedder=embedder if passages else None, passages=passages)]
 
 
 def provide_ingest_limits(settings: Settings) -> IngestLimits:
@@ -164,15 +187,17 @@ def build_services(
     retriever = retriever or provide_retriever(settings)
     embedder = embedder or provide_embedder(settings)
     generator = provide_generator(settings)
+    shared = EmbeddingMemo(embedder)  # the screen embeds passages, the indexer reuses the rows
     documents = DocumentService(
         engine=engine,
         retriever=retriever,
-        embedder=embedder,
+        embedder=shared,
         policy=policy,
         audit=audit,
         limits=provide_ingest_limits(settings),
         workers=provide_ingest_workers(settings),
-        steps=provide_screen_steps(settings),
+        steps=provide_screen_steps(settings, engine, retriever=retriever, embedder=shared),
+        quarantine=QuarantineStore(engine),
     )
     pipeline = AnswerPipeline(
         policy=policy,
@@ -184,6 +209,7 @@ def build_services(
         search=settings.search,
         metrics=metrics,
         max_question_chars=settings.max_question_chars,
+        rescreen=PassageRescreen(settings.screening.rescreen_threshold),
     )
     return Services(
         settings=settings,

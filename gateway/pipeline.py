@@ -1,4 +1,5 @@
-"""The answer pipeline, readable top to bottom: authorise → retrieve → re-check → generate → audit.
+"""The answer pipeline, readable top to bottom: authorise → retrieve → re-check → re-screen → generate →
+link check → audit.
 
 One wrapper owns the audit invariant: ``_audited`` surrounds every ``search`` and ``ask`` and
 writes exactly one row, whatever happens inside (answered, no answer, refused for a 4xx, failed
@@ -9,6 +10,7 @@ re-check and the row's ``policy_version`` alike.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -29,6 +31,8 @@ from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
 from gateway.settings import SearchSettings
+from guards.poisoning.answer_links import strip_unsourced_links
+from guards.poisoning.rescreen import PassageRescreen
 
 log = logging.getLogger("gateway.pipeline")
 
@@ -103,6 +107,7 @@ class AnswerPipeline:
         search: SearchSettings,
         metrics: Metrics,
         max_question_chars: int,
+        rescreen: PassageRescreen | None = None,
     ) -> None:
         self.policy = policy
         self.retriever = retriever
@@ -113,6 +118,7 @@ class AnswerPipeline:
         self.search_settings = search
         self.metrics = metrics
         self.max_question_chars = max_question_chars
+        self.rescreen = rescreen or PassageRescreen()
 
     # -- public entry points -------------------------------------------------------------------
 
@@ -148,6 +154,8 @@ class AnswerPipeline:
             draft.fields["retrieved"] = _refs(hits)
             with draft.timings.stage("generate"):
                 completion = self.generator.generate(question, hits)
+            with draft.timings.stage("links"):
+                completion = self._check_links(draft, completion, hits)
             draft.status = "answered" if completion.answered else "no_answer"
             draft.fields.update(
                 answer=completion.text,
@@ -211,9 +219,37 @@ class AnswerPipeline:
         with timings.stage("recheck"):
             checked = recheck(hits, principal=principal, view=view, acl=acl, scope=collections, states=self.states)
         self._report_drops(principal, checked.dropped)
+        with timings.stage("rescreen"):
+            kept = self._rescreen(draft, checked.kept)
         for name, ms in timings.stages.items():
             self.metrics.stage_latency.labels(stage=name).observe(ms / 1000)
-        return checked.kept
+        return kept
+
+    def _rescreen(self, draft: Draft, hits: list[Hit]) -> list[Hit]:
+        """The second line against poisoning: retrieved passages with hidden characters or
+        instruction patterns are dropped before any generator sees them, and recorded."""
+        kept: list[Hit] = []
+        dropped: list[dict[str, Any]] = []
+        for hit in hits:
+            verdict = self.rescreen.inspect(hit.text)
+            if self.rescreen.flags(verdict):
+                dropped.append({"chunk_id": hit.chunk_id, "document_id": hit.document_id, **verdict.summary()})
+                self.metrics.security_events.labels(event="rescreen_drop").inc()
+            else:
+                kept.append(hit)
+        guards = draft.fields.setdefault("guards", {})
+        guards["rescreen"] = {"guard": self.rescreen.name, "version": self.rescreen.version, "dropped": dropped}
+        return kept
+
+    def _check_links(self, draft: Draft, completion: Completion, hits: list[Hit]) -> Completion:
+        """Links and images in the answer that none of the cited passages contains are removed."""
+        cited = {c.chunk_id for c in completion.citations}
+        sources = [h.text for h in hits if h.chunk_id in cited] or [h.text for h in hits]
+        checked = strip_unsourced_links(completion.text, sources)
+        if not checked.removed:
+            return completion
+        draft.fields.setdefault("guards", {})["answer_links"] = {"removed": len(checked.removed)}
+        return dataclasses.replace(completion, text=checked.text)
 
     def _fusion(self, text: str, k: int) -> FusionConfig:
         cfg = self.search_settings

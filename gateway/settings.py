@@ -146,6 +146,21 @@ class IngestSettings(BaseSettings):
     """How long a document waits for a free indexing slot before the answer is 503 ``ingest_busy``."""
 
 
+class ScreeningSettings(BaseSettings):
+    """Poisoning screening of ingested documents (``guards.poisoning``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_SCREENING_", extra="ignore")
+
+    enabled: bool = True
+    """Screen every ingested document; a suspect is quarantined, never indexed."""
+    policy_file: Path | None = None
+    """A TOML screening policy (thresholds, trust levels, allow-lists); default: the packaged one."""
+    planted_passages: int = Field(default=4, ge=0, le=64)
+    """Chunks per document checked against their nearest trusted passages (0: no planted-answer check)."""
+    rescreen_threshold: float = Field(default=0.7, gt=0, le=1)
+    """Query time: a retrieved passage scoring at least this (instructions, hidden characters) is dropped."""
+
+
 class ChunkingSettings(BaseSettings):
     """Structure-aware chunking."""
 
@@ -191,6 +206,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -16,7 +16,8 @@ from sqlalchemy.pool import NullPool
 # Every module that defines tables, so that Base.metadata is complete for autogenerate.
 import gateway.audit.models
 import gateway.authz.models
-import gateway.ingest.models  # noqa: F401
+import gateway.ingest.models
+import gateway.ingest.quarantine  # noqa: F401
 from gateway.db import Base
 from gateway.settings import Settings
 

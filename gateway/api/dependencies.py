@@ -10,9 +10,11 @@ from litestar.di import Provide
 
 from gateway.admin.audit_trail import AuditTrail
 from gateway.admin.policies import PolicyAdmin
+from gateway.admin.quarantine import QuarantineReview
 from gateway.admin.scope import AdminScope
 from gateway.api.security import admin_scope
 from gateway.deps import Services
+from gateway.ingest.quarantine import QuarantineStore
 from gateway.ingest.service import DocumentService
 from gateway.pipeline import AnswerPipeline
 from gateway.settings import Settings
@@ -44,6 +46,12 @@ def provide_audit_trail(state: State) -> AuditTrail:
     return AuditTrail(_services(state).audit)
 
 
+def provide_quarantine_review(state: State) -> QuarantineReview:
+    services = _services(state)
+    store = services.documents.quarantine or QuarantineStore(services.engine)
+    return QuarantineReview(store, services.documents.flow, services.audit)
+
+
 def provide_admin_scope(request: Request[Any, Any, Any]) -> AdminScope:
     return admin_scope(request)
 
@@ -55,5 +63,6 @@ DEPENDENCIES = {
     "policy_admin": Provide(provide_policy_admin, sync_to_thread=False),
     "audit_trail": Provide(provide_audit_trail, sync_to_thread=False),
     "admin": Provide(provide_admin_scope, sync_to_thread=False),
+    "review": Provide(provide_quarantine_review, sync_to_thread=False),
 }
 """Registered once on the application; a handler names what it needs as a parameter."""

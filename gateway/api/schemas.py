@@ -78,10 +78,47 @@ class DocumentIn(msgspec.Struct, forbid_unknown_fields=True):
     updated_at: str | None = None
 
 
-class DocumentOut(msgspec.Struct):
+class ScreeningReasonOut(msgspec.Struct):
+    detector: str
+    score: float
+    labels: list[str]
+    evidence: list[str]
+
+
+class DocumentOut(msgspec.Struct, omit_defaults=True):
     id: str
     version: int
     status: str
+    """``indexed``, ``quarantined`` (kept for review, never searchable) or ``deleted``."""
+    reasons: list[ScreeningReasonOut] = msgspec.field(default_factory=list)
+    """Why a document was quarantined: detector, score and short evidence."""
+    quarantine_id: int | None = None
+
+
+class QuarantineItemOut(msgspec.Struct):
+    id: int
+    document_id: str
+    collection: str
+    status: str
+    detectors: list[str]
+    submitted_by: str
+    created_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+
+
+class QuarantineDetailOut(msgspec.Struct):
+    item: QuarantineItemOut
+    reasons: list[dict[str, Any]]
+    """Per detector: score, threshold, labels and evidence (hidden text made visible, decoded
+    payloads, the trusted passage a planted answer contradicts)."""
+    title: str
+    text_excerpt: str
+    note: str | None = None
+
+
+class QuarantineDecisionIn(msgspec.Struct, forbid_unknown_fields=True):
+    note: str | None = None
 
 
 class DocumentInfoOut(msgspec.Struct):

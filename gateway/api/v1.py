@@ -20,6 +20,7 @@ from gateway.api.schemas import (
     DocumentIn,
     DocumentInfoOut,
     DocumentOut,
+    ScreeningReasonOut,
     SearchBody,
     SearchHitOut,
     SearchOut,
@@ -27,7 +28,7 @@ from gateway.api.schemas import (
 from gateway.api.security import authenticate
 from gateway.auth.principal import Principal
 from gateway.errors import InvalidRequest
-from gateway.ingest.documents import Submission
+from gateway.ingest.documents import IngestResult, Submission
 from gateway.ingest.service import Context, DocumentService
 from gateway.observability import request_id_var
 from gateway.pipeline import AnswerPipeline
@@ -123,6 +124,8 @@ class DocumentController(Controller):
         answers 404, exactly like a DELETE of an absent id.
         """
         result = documents.put(_context(request), _submission(data, settings.max_document_bytes))
+        if result.status == "quarantined":  # accepted for review; never searchable until approved
+            return Response(quarantined_out(result), status_code=202)
         body = DocumentOut(id=result.document_id, version=result.version, status=result.status)
         return Response(body, status_code=201 if result.created else 200)
 
@@ -150,6 +153,20 @@ class DocumentController(Controller):
     ) -> DocumentOut:
         row = documents.delete(_context(request), document_id.lstrip("/"))
         return DocumentOut(id=row.document_id, version=row.version, status="deleted")
+
+
+def quarantined_out(result: IngestResult) -> DocumentOut:
+    reasons = [
+        ScreeningReasonOut(
+            detector=str(f.get("detector", "")), score=float(f.get("score", 0.0)),
+            labels=[str(x) for x in f.get("labels", [])], evidence=[str(x) for x in f.get("evidence", [])],
+        )
+        for f in result.findings
+    ]  # fmt: skip
+    return DocumentOut(
+        id=result.document_id, version=result.version, status="quarantined", reasons=reasons,
+        quarantine_id=result.quarantine_id,
+    )  # fmt: skip
 
 
 def _context(request: AuthedRequest) -> Context:

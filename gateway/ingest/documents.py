@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateway.errors import InvalidRequest
 
@@ -106,3 +108,7 @@ class IngestResult:
     chunk_count: int = 0
     reasons: tuple[str, ...] = ()
     """Why a document was quarantined (screening), empty otherwise."""
+    findings: tuple[Mapping[str, Any], ...] = ()
+    """The quarantining detectors with scores and short evidence (for the submitter and reviewers)."""
+    quarantine_id: int | None = None
+    """The review record of a quarantined document (``/v1/admin/quarantine/{id}``)."""

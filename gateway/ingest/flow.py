@@ -27,16 +27,18 @@ from gateway.audit.log import AuditLog, AuditTransaction
 from gateway.authz.service import DocumentRef
 from gateway.authz.view import NOT_READABLE, PolicyView
 from gateway.errors import GatewayError, NotFound, PermissionDenied, SearchUnavailable
-from gateway.ingest.documents import IngestResult, Submission, validate_target
+from gateway.ingest.documents import DocumentInput, IngestResult, Submission, validate_target
 from gateway.ingest.indexer import build_chunks
 from gateway.ingest.locks import DocumentLocks
 from gateway.ingest.models import DocumentRow
 from gateway.ingest.prepare import IngestLimits, PreparedDocument
+from gateway.ingest.quarantine import QuarantineStore
 from gateway.ingest.registry import DocumentRegistry
 from gateway.ingest.screen import ScreenOutcome, ScreenStep, screen
 from gateway.ingest.trail import Context, DocumentTrail
 from gateway.ingest.workers import IngestWorkers
 from gateway.retrieval.base import Chunk, Retriever
+from gateway.retrieval.chunking import chunk_text
 from gateway.retrieval.embed import Embedder
 
 log = logging.getLogger("gateway.ingest")
@@ -66,6 +68,8 @@ class IngestFlow:
     workers: IngestWorkers
     limits: IngestLimits
     steps: Sequence[ScreenStep] = ()
+    quarantine: QuarantineStore | None = None
+    """Where quarantined submissions are kept for review (their own row, in the outcome transaction)."""
 
     @property
     def trail(self) -> DocumentTrail:
@@ -108,6 +112,16 @@ class IngestFlow:
         if batch:
             _report(results, self._write(ctx, view, batch), progress)
         return results
+
+    def put_approved(self, ctx: Context, view: PolicyView, doc: DocumentInput) -> IngestResult:
+        """Index a reviewed submission exactly as it was submitted: prepared again (chunking is
+        deterministic), not screened again, written and recorded like any other version."""
+        spans = chunk_text(doc.text, max_tokens=self.limits.chunk_tokens, overlap_tokens=self.limits.overlap_tokens)
+        prepared = PreparedDocument(doc=doc, spans=tuple(spans))
+        existing = self.registry.get(ctx.principal.tenant, doc.document_id)
+        existing = existing if existing is not None and existing.status in EXISTING else None
+        outcome = ScreenOutcome(labels={"poisoning": {"action": "approved"}}, quarantine=(), verdicts=())
+        return self._write(ctx, view, [_Admitted(prepared, doc.content_hash(), outcome, existing)])[0]
 
     def _admit(self, ctx: Context, view: PolicyView, submission: Submission, checked: bool) -> _Admitted | IngestResult:
         """Authorise, prepare, detect a no-op and screen: everything before the first write."""
@@ -209,14 +223,22 @@ class IngestFlow:
         doc, tenant = admitted.prepared.doc, ctx.principal.tenant
         guards = {"screening": list(admitted.outcome.verdicts)} if admitted.outcome.verdicts else {}
         if admitted.outcome.quarantined:
-            # Never indexed. Issue 10's review flow keeps the submission; a new document is marked.
+            # Never indexed: the submission is kept for review; a new document is marked.
             if admitted.existing is None or admitted.existing.version == 0:
                 self.registry.set_status(tx.connection, tenant, doc.document_id, "quarantined")
+            quarantine_id = None
+            if self.quarantine is not None:
+                quarantine_id = self.quarantine.add(
+                    tx.connection, tenant=tenant, doc=doc, submitted_by=ctx.principal.subject,
+                    request_id=ctx.request_id, reasons=admitted.outcome.evidence,
+                )  # fmt: skip
             details = _put_details(admitted, version) | {"reasons": list(admitted.outcome.quarantine)}
-            tx.append(
-                self.trail.record(ctx, view, "ingest", "ok", "document.put", details | {"quarantined": True}, guards)
-            )
-            return IngestResult(doc.document_id, version, "quarantined", True, 0, admitted.outcome.quarantine)
+            details |= {"quarantined": True, "quarantine_id": quarantine_id}
+            tx.append(self.trail.record(ctx, view, "ingest", "ok", "document.put", details, guards))
+            return IngestResult(
+                doc.document_id, version, "quarantined", True, 0, admitted.outcome.quarantine,
+                findings=admitted.outcome.evidence, quarantine_id=quarantine_id,
+            )  # fmt: skip
         count = len(chunks[doc.document_id])
         committed = self.registry.commit_version(
             tx.connection, tenant, doc, digest=admitted.digest, version=version, chunks=count,

@@ -44,3 +44,16 @@ class DocumentRow(Base):
     modified_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
+
+
+def _register_screening_tables() -> None:
+    """The quarantine and the flood detector's tables belong to the schema Alembic manages."""
+    from gateway.ingest import quarantine  # noqa: F401, PLC0415 - defines QuarantineRow on Base
+    from guards.poisoning.flood_store import metadata as flood_tables  # noqa: PLC0415
+
+    for table in flood_tables.tables.values():
+        if table.name not in Base.metadata.tables:
+            table.to_metadata(Base.metadata)
+
+
+_register_screening_tables()

@@ -41,6 +41,9 @@ class PreparedDocument:
     spans: tuple[ChunkSpan, ...]
     hidden_text_removed: int = 0
     """HTML elements hidden from a reader and dropped by the parser (a poisoning signal)."""
+    raw: bytes | None = None
+    """The bytes as submitted (inline text as UTF-8): what a person's viewer renders. The poisoning
+    screen compares it with the parsed text (hidden characters, CSS-hidden HTML, invisible PDF text)."""
 
 
 def prepare(submission: Submission, limits: IngestLimits) -> PreparedDocument:
@@ -70,7 +73,8 @@ def prepare(submission: Submission, limits: IngestLimits) -> PreparedDocument:
         raise InvalidRequest("the document has no indexable text")
     if len(spans) > limits.max_chunks:
         raise DocumentTooLarge(f"the document would need {len(spans)} chunks; at most {limits.max_chunks} are indexed")
-    return PreparedDocument(doc=doc, spans=tuple(spans), hidden_text_removed=hidden)
+    raw = submission.content if submission.content is not None else text.encode()
+    return PreparedDocument(doc=doc, spans=tuple(spans), hidden_text_removed=hidden, raw=raw)
 
 
 def _check_size(text: str, limits: IngestLimits) -> None:

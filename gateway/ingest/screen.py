@@ -1,10 +1,10 @@
 """Screen: the step between prepare and index where documents are judged before they become searchable.
 
-Today no step is configured, so every document passes unchanged. The seam exists so that the
-poisoning screen (quarantine: the document is recorded but never indexed) and the PII guard
-(labels stored with the document) each add one ``ScreenStep`` in ``gateway.deps`` without touching
-the flow. Steps see the prepared document (text and chunks); a step decides nothing about HTTP or
-storage: it returns a :class:`Screened` outcome, and the flow acts on the combination.
+The poisoning screen (``gateway.ingest.poisoning``: quarantine, the document is kept for review but
+never indexed) and the PII guard (labels stored with the document) each add one ``ScreenStep`` in
+``gateway.deps`` without touching the flow. Steps see the prepared document (text, chunks and the
+bytes as submitted); a step decides nothing about HTTP or storage: it returns a :class:`Screened`
+outcome, and the flow acts on the combination.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class Screened:
     """Reasons to keep the document out of the index; any reason quarantines it."""
     verdicts: tuple[Mapping[str, Any], ...] = ()
     """Guard summaries for the audit row (``guards.base.Verdict.summary()``: name, version, counts)."""
+    evidence: tuple[Mapping[str, Any], ...] = ()
+    """For the reviewer only (detector, score, excerpts): kept with a quarantined submission and
+    returned to its submitter, never written to the audit row."""
 
 
 class ScreenStep(Protocol):
@@ -44,6 +47,7 @@ class ScreenOutcome:
     labels: dict[str, Any]
     quarantine: tuple[str, ...]
     verdicts: tuple[Mapping[str, Any], ...]
+    evidence: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def quarantined(self) -> bool:
@@ -55,10 +59,12 @@ def screen(document: PreparedDocument, steps: Sequence[ScreenStep], *, tenant: s
     labels: dict[str, Any] = {}
     reasons: list[str] = []
     verdicts: list[Mapping[str, Any]] = []
+    evidence: list[Mapping[str, Any]] = []
     for step in steps:
         result = step.screen(document, tenant=tenant)
         if result.labels:
             labels[step.name] = dict(result.labels)
         reasons.extend(f"{step.name}: {reason}" for reason in result.quarantine)
         verdicts.extend(result.verdicts)
-    return ScreenOutcome(labels=labels, quarantine=tuple(reasons), verdicts=tuple(verdicts))
+        evidence.extend(result.evidence)
+    return ScreenOutcome(labels=labels, quarantine=tuple(reasons), verdicts=tuple(verdicts), evidence=tuple(evidence))

@@ -23,6 +23,7 @@ from gateway.ingest.flow import NO_SUCH_DOCUMENT, IngestFlow, as_gateway_error, 
 from gateway.ingest.locks import DocumentLocks
 from gateway.ingest.models import DocumentRow
 from gateway.ingest.prepare import IngestLimits
+from gateway.ingest.quarantine import QuarantineStore
 from gateway.ingest.registry import DocumentRegistry
 from gateway.ingest.screen import ScreenStep
 from gateway.ingest.trail import Context, DocumentTrail
@@ -49,6 +50,7 @@ class DocumentService:
     limits: IngestLimits
     workers: IngestWorkers
     steps: Sequence[ScreenStep] = ()
+    quarantine: QuarantineStore | None = None
     registry: DocumentRegistry = field(init=False)
     flow: IngestFlow = field(init=False)
 
@@ -57,8 +59,9 @@ class DocumentService:
         self.locks = DocumentLocks(self.engine)
         self.trail = DocumentTrail(self.audit)
         self.flow = IngestFlow(
-            self.registry, self.locks, self.retriever, self.embedder, self.audit, self.workers, self.limits, self.steps
-        )
+            self.registry, self.locks, self.retriever, self.embedder, self.audit, self.workers, self.limits, self.steps,
+            self.quarantine,
+        )  # fmt: skip
 
     def shutdown(self) -> None:
         """Stop the parse workers (in-flight parses fail with 503)."""

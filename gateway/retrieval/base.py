@@ -135,3 +135,10 @@ class Retriever(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChunkTexts(Protocol):
+    """A backend that can list one document's indexed chunk texts (the embedded engine can)."""
+
+    def document_texts(self, tenant: str, document_id: str) -> list[str]: ...

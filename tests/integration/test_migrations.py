@@ -20,7 +20,10 @@ from gateway import migrate
 from gateway.db import Base
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"alembic_version", "audit_log", "casbin_rule", "documents", "policy_state"}
+TABLES = {
+    "alembic_version", "audit_log", "casbin_rule", "documents", "policy_state",
+    "quarantine", "poisoning_flood_documents", "poisoning_flood_bands",
+}  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

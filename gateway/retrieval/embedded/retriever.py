@@ -198,6 +198,10 @@ class EmbeddedRetriever:
 
     # -- writing ------------------------------------------------------------------------------
 
+    def document_texts(self, tenant: str, document_id: str) -> list[str]:
+        """The indexed chunk texts of one document (``gateway screen rescan`` re-screens them)."""
+        return self._store.texts_of(tenant, document_id)
+
     def replace_document(self, tenant: str, document_id: str, chunks: Sequence[Chunk]) -> None:
         self.replace_documents([(tenant, document_id, chunks)])
 

@@ -132,6 +132,14 @@ class ChunkStore:
         )
         return [int(r[0]) for r in cur]
 
+    def texts_of(self, tenant: str, document_id: str) -> list[str]:
+        """The live chunk texts of one document, in order (for re-screening)."""
+        cur = self.reader().execute(
+            "SELECT text FROM chunks WHERE tenant = ? AND document_id = ? AND live = 1 ORDER BY ordinal",
+            (tenant, document_id),
+        )
+        return [str(r[0]) for r in cur]
+
     def mark_dead(self, rows: Sequence[int]) -> None:
         self._writer.executemany("UPDATE chunks SET live = 0 WHERE row = ?", [(r,) for r in rows])
 

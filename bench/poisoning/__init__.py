@@ -1,0 +1,1 @@
+"""The poisoning-screening benchmark: labelled attacks, real clean prose, a naive baseline."""

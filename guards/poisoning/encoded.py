@@ -1,0 +1,116 @@
+"""Encoded payloads: base64, hex, URL-encoding and rot13 that decode to instructions.
+
+A keyword filter never sees ``aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=``, but a model asked to
+"decode and follow" it does. Candidates are decoded with the standard library and the decoded text
+runs through the same instruction patterns; a decoded text that is not instruction-like is not a
+finding (keys, hashes and images are base64 too).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+
+from guards.base import Finding
+from guards.poisoning.base import TextDetector, excerpt
+from guards.poisoning.instruction_patterns import matches
+from guards.poisoning.normalize import fold
+
+# Base64 and unbroken hex are looked for only in whitespace-separated tokens of 16+ characters
+# (a str.split() and a length test), not by a regex scan of the whole text: 8x cheaper on prose.
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_SPACED_HEX_HINT = re.compile(
+    r"[0-9A-Fa-f]{2}[ :,][0-9A-Fa-f]{2}[ :,][0-9A-Fa-f]{2}[ :,][0-9A-Fa-f]{2}[ :,]|\\x[0-9A-Fa-f]{2}"
+)
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2}[ :,]?){8,}|(?:\\x[0-9A-Fa-f]{2}){8,}")
+_PERCENT = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){4,}")
+# rot13 of common English words ("the", "and", "you", "is", "this", "that", "with", "for", "all",
+# "your") and of instruction words: rot13 text is full of them, ordinary text has almost none.
+_ROT13_HINT = re.compile(
+    r"(?:^|\W)(?:gur|naq|lbh|vf|guvf|gung|jvgu|sbe|nyy|lbhe|vtaber|vafgehpgvbaf|flfgrz|cerivbhf|cebzcg)(?=\W|$)"
+)
+MAX_CANDIDATES = 64
+"""A document with thousands of base64-like tokens is decoded in part only (bounded cost)."""
+
+
+def _b64(token: str) -> str | None:
+    compact = token.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return _printable(raw)
+
+
+def _hex(token: str) -> str | None:
+    digits = re.sub(r"[^0-9A-Fa-f]", "", token.replace("\\x", ""))
+    try:
+        return _printable(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _percent(token: str) -> str | None:
+    decoded = urllib.parse.unquote(token)
+    return decoded if decoded != token else None
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    shown = sum(ch.isprintable() or ch in "\n\t" for ch in text)
+    return text if text and shown / len(text) > 0.95 else None
+
+
+_DECODERS: tuple[tuple[str, re.Pattern[str], Callable[[str], str | None]], ...] = (
+    ("base64", _BASE64, _b64),
+    ("hex", _HEX, _hex),
+    ("url_encoded", _PERCENT, _percent),
+)
+
+
+class EncodedPayloadDetector(TextDetector):
+    """Decodes base64, hex, percent-encoded and rot13 spans and looks for instructions inside."""
+
+    name = "encoded_payload"
+    version = "1"
+
+    def find(self, text: str) -> Iterator[Finding]:
+        for encoding, decoded, start, end in self._decoded(text):
+            folded = fold(decoded)
+            found = [(rule, match) for rule, match in matches(folded)]
+            if not found:
+                continue
+            rule, match = max(found, key=lambda rm: rm[0].score)  # the strongest rule speaks for the payload
+            yield Finding(
+                detector=self.name,
+                label=f"{encoding}:{rule.label}",
+                score=round(min(1.0, rule.score + 0.05), 4),
+                start=start,
+                end=end,
+                evidence=f"{encoding} → {excerpt(folded, match.start(), match.end())}",
+            )
+
+    def _decoded(self, text: str) -> Iterator[tuple[str, str, int | None, int | None]]:
+        long_tokens = " ".join(t for t in text.split() if len(t) >= 16)
+        for encoding, pattern, decode in _DECODERS:
+            if encoding == "url_encoded" and "%" not in text:
+                continue
+            spaced_hex = encoding == "hex" and _SPACED_HEX_HINT.search(text)
+            haystack = text if spaced_hex or encoding == "url_encoded" else long_tokens
+            for n, match in enumerate(pattern.finditer(haystack)):
+                if n >= MAX_CANDIDATES:
+                    break
+                decoded = decode(match.group(0))
+                if decoded:
+                    located = haystack is text
+                    yield encoding, decoded, match.start() if located else None, match.end() if located else None
+        lines = [line for line in text.split("\n") if len(_ROT13_HINT.findall(line.casefold())) >= 2]
+        if lines:  # only the lines that look like rot13 are decoded: bounded cost on long documents
+            yield "rot13", codecs.decode("\n".join(lines), "rot13"), None, None

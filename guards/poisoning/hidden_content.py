@@ -1,0 +1,100 @@
+"""Hidden content in the submitted document: what the model would read that a person would not see.
+
+Reads the raw HTML or PDF (:mod:`guards.poisoning.hidden_html`, :mod:`guards.poisoning.hidden_pdf`)
+and scores each hiding technique by what it hides: instructions anywhere out of sight score
+highest; a few words of deceptively hidden text (white on white, a 1 px font, off-screen) are
+suspicious; ordinary page furniture (a ``display:none`` menu, a short comment) is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from guards.base import Finding, Verdict
+from guards.poisoning.base import ScreenDocument, excerpt
+from guards.poisoning.hidden_html import read_html
+from guards.poisoning.hidden_pdf import read_pdf
+from guards.poisoning.instruction_patterns import matches
+from guards.poisoning.normalize import fold
+
+DECEPTIVE = frozenset(
+    {"same_colour_as_background", "tiny_font", "off_screen", "clipped", "opacity_zero"}
+    | {"white_text", "tiny_text", "off_page", "invisible_render_mode"}
+)
+"""Techniques with no everyday use in documents: they exist to hide text from a reader."""
+DECEPTIVE_MIN_WORDS = 4
+FURNITURE_WORDS = (12, 40)
+"""``display:none`` and friends hide menus, dialogs and collapsed sections every day: a dozen hidden
+words score 0.5 (quarantined only under the strict trust level), forty or more 0.7."""
+COMMENT_MIN_WORDS = 25
+
+
+STRONG = 0.7
+"""Only rules at least this strong count in hidden text and metadata: a title like "sys: system
+parameters" must not read as a role marker."""
+
+
+def _instruction(text: str) -> str | None:
+    folded = fold(text)
+    for rule, match in matches(folded):
+        if rule.score >= STRONG:
+            return excerpt(folded, match.start(), match.end())
+    return None
+
+
+class HiddenContentDetector:
+    """CSS-hidden HTML, comments, alt text and metadata, and invisible PDF text."""
+
+    name = "hidden_content"
+    version = "1"
+
+    def inspect(self, text: str) -> Verdict:
+        """Plain text has no markup to hide in; see :class:`HiddenCharacterDetector` for characters."""
+        return Verdict(self.name, self.version)
+
+    def inspect_document(self, doc: ScreenDocument) -> Verdict:
+        findings = list(self._find(doc))
+        return Verdict(self.name, self.version, tuple(findings))
+
+    def _find(self, doc: ScreenDocument) -> Iterator[Finding]:
+        mime = doc.mime_type.split(";", 1)[0].strip().lower()
+        readable = list(doc.metadata.values())
+        if doc.raw is not None and mime in ("text/html", "application/xhtml+xml"):
+            html = read_html(doc.raw)
+            yield from self._hidden(html.hidden, ocr=False)
+            yield from self._comments(html.comments)
+            readable += html.attributes
+        elif doc.raw is not None and mime == "application/pdf":
+            pdf = read_pdf(doc.raw)
+            yield from self._hidden(pdf.hidden, ocr=pdf.has_images)
+            readable += pdf.metadata
+        for value in readable:
+            if found := _instruction(value):
+                yield Finding(self.name, "attribute_or_metadata", 0.9, evidence=f"metadata/alt text: {found}")
+                break
+
+    def _hidden(self, hidden: dict[str, list[str]], *, ocr: bool) -> Iterator[Finding]:
+        for technique, pieces in hidden.items():
+            text = " ".join(pieces)
+            words = len(text.split())
+            if technique == "invisible_render_mode" and ocr:
+                yield Finding(self.name, "ocr_layer", 0.05, evidence=f"invisible text over images ({words} words)")
+                continue
+            if found := _instruction(text):
+                score, evidence = 0.95, found
+            elif technique in DECEPTIVE and words >= DECEPTIVE_MIN_WORDS:
+                score, evidence = 0.8, excerpt(text)
+            elif words >= FURNITURE_WORDS[0]:
+                score, evidence = (0.7 if words >= FURNITURE_WORDS[1] else 0.5), excerpt(text)
+            else:
+                score, evidence = 0.15, excerpt(text)
+            yield Finding(self.name, technique, score, evidence=f"hidden ({technique}, {words} words): {evidence}")
+
+    def _comments(self, comments: list[str]) -> Iterator[Finding]:
+        for comment in comments:
+            if found := _instruction(comment):
+                yield Finding(self.name, "html_comment", 0.9, evidence=f"comment: {found}")
+                return
+        prose = max(comments, key=lambda c: len(c.split()), default="")
+        if len(prose.split()) >= COMMENT_MIN_WORDS:
+            yield Finding(self.name, "html_comment", 0.3, evidence=f"comment: {excerpt(prose)}")
