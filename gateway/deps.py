@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from gateway.audit.anchors import Anchorer, AnchorStore
+from gateway.audit.keys import load_signer
 from gateway.audit.log import AuditLog
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
@@ -54,6 +56,21 @@ def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
     return PolicyService(engine, MODEL_PATH, poll_seconds=settings.policy_poll_seconds)
 
 
+def provide_anchorer(settings: Settings, engine: Engine, audit: AuditLog) -> Anchorer:
+    """The anchorer, listening to ``audit``; its key is loaded (or generated) now, so a missing
+    configured key stops the start instead of leaving the chain unanchored."""
+    store = AnchorStore(engine, settings.audit.anchor_sink)
+    anchorer = Anchorer(
+        audit,
+        store,
+        load_signer(settings),
+        every_rows=settings.audit.anchor_every_rows,
+        every_seconds=settings.audit.anchor_every_seconds,
+    )
+    audit.add_listener(anchorer.appended)
+    return anchorer
+
+
 @dataclass
 class Services:
     """Everything a request needs; built once per process by ``build_services``."""
@@ -69,6 +86,7 @@ class Services:
     documents: DocumentService
     pipeline: AnswerPipeline
     metrics: Metrics
+    anchorer: Anchorer
     index_info: IndexInfo | None = None
 
     def start(self) -> None:
@@ -79,9 +97,11 @@ class Services:
             upgrade(self.settings.resolved_database_url)
         self.policy.load_seed_if_empty(POLICY_DIR)
         self.policy.start()
+        self.anchorer.start()
         self.index_info = self.retriever.ensure_index(self.embedder.model_id, self.embedder.dimension)
 
     def close(self) -> None:
+        self.anchorer.stop()  # the shutdown anchor: signs the final head
         self.policy.stop()
         self.retriever.close()
         self.engine.dispose()
@@ -123,4 +143,5 @@ def build_services(
         documents=documents,
         pipeline=pipeline,
         metrics=metrics,
+        anchorer=provide_anchorer(settings, engine, audit),
     )

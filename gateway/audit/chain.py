@@ -1,9 +1,23 @@
 """The hash chain: how an audit row becomes bytes, and how those bytes are hashed.
 
-``row_hash = SHA-256(canonical_row(every column except row_hash))``, hex encoded. The hashed
-columns include ``sequence``, ``request_id`` and ``prev_hash``, so a row can be neither moved,
-re-numbered nor re-linked without changing its hash. The first row's ``prev_hash`` is
-:data:`GENESIS_HASH` (64 zeros).
+Two hash formats exist; each row says which one in its ``hash_format`` column, and the format is
+itself inside what format 2 hashes, so a row cannot be switched from one to the other:
+
+* **format 1** (rows written before 2026-11-30): ``row_hash = SHA-256(canonical_row(`` the
+  :data:`HASHED_FIELDS` ``))``;
+* **format 2** (every new row): the content (:data:`CONTENT_FIELDS`: question, answer, citations)
+  is hashed on its own, ``content_hash = SHA-256(canonical_row(content))``, and
+  ``row_hash = SHA-256(canonical_row(`` the :data:`METADATA_FIELDS` ``+ hash_format + content_hash))``.
+  A metadata-only export carries ``content_hash`` instead of the text, and each of its rows still
+  verifies against the chain without revealing a word of the questions or answers.
+
+Old rows were not re-hashed: rewriting history to a new format would destroy exactly the evidence
+the chain protects, so the migration added the column with 1 for every existing row.
+
+The hashed columns include ``sequence``, ``request_id`` and ``prev_hash``, so a row can be neither
+moved, re-numbered nor re-linked without changing its hash. The first row's ``prev_hash`` is
+:data:`GENESIS_HASH` (64 zeros). ``row_hash`` and ``purged_by`` (retention, see
+:mod:`gateway.audit.retention`) are outside the hash.
 
 Canonical JSON (:func:`canonical_row`; compliance exports reuse it, so it is a contract):
 
@@ -66,9 +80,26 @@ HASHED_FIELDS: tuple[str, ...] = (
     "details",
     "prev_hash",
 )
-"""Every column of ``audit_log`` except ``row_hash``: what the hash covers."""
+"""What a format 1 hash covers: every column of ``audit_log`` before format 2 existed, except ``row_hash``."""
 
-ROW_FIELDS: tuple[str, ...] = (*HASHED_FIELDS, "row_hash")
+CONTENT_FIELDS: tuple[str, ...] = ("question", "answer", "citations")
+"""What a reader needs the audit *content* right to see; format 2 hashes it apart (``content_hash``)."""
+
+METADATA_FIELDS: tuple[str, ...] = tuple(f for f in HASHED_FIELDS if f not in CONTENT_FIELDS)
+"""Who, when, what kind, which documents, how long: what an admin may see."""
+
+HASH_FORMAT = 2
+"""The format every new row is written in."""
+
+CANONICAL_VERSION = "gateway-audit-row/2"
+"""Names these serialisation rules in anchors and export manifests (a contract: bump on any change)."""
+
+ROW_FIELDS: tuple[str, ...] = (*HASHED_FIELDS, "hash_format", "row_hash", "purged_by")
+"""Every column of ``audit_log``, in the order exports write them."""
+
+
+class UnknownHashFormat(ValueError):
+    """A row names a hash format this code does not know (a tampered row, or a newer writer)."""
 
 
 def rfc3339(value: datetime) -> str:
@@ -121,9 +152,27 @@ def canonical_row(row: Mapping[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
+def content_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of the row's :data:`CONTENT_FIELDS`."""
+    return hashlib.sha256(canonical_row({name: row[name] for name in CONTENT_FIELDS})).hexdigest()
+
+
 def row_hash(row: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of the row's :data:`HASHED_FIELDS`."""
-    return hashlib.sha256(canonical_row({name: row[name] for name in HASHED_FIELDS})).hexdigest()
+    """The row's hash in its own ``hash_format`` (absent means 1; see the module doc).
+
+    A format 2 row without its content fields (a metadata-only export) must carry ``content_hash``.
+
+    Raises:
+        UnknownHashFormat: ``hash_format`` is neither 1 nor 2.
+    """
+    fmt = row.get("hash_format") or 1
+    if fmt == 1:
+        return hashlib.sha256(canonical_row({name: row[name] for name in HASHED_FIELDS})).hexdigest()
+    if fmt != HASH_FORMAT:
+        raise UnknownHashFormat(f"unknown hash format {fmt!r}")
+    digest = content_hash(row) if "question" in row else str(row["content_hash"])
+    hashed = {**{name: row[name] for name in METADATA_FIELDS}, "hash_format": fmt, "content_hash": digest}
+    return hashlib.sha256(canonical_row(hashed)).hexdigest()
 
 
 def _utc(value: datetime) -> datetime:
@@ -168,6 +217,8 @@ def stored_row(record: AuditRecord, *, sequence: int, prev_hash: str) -> dict[st
         },
         "details": json_value(record.details),
         "prev_hash": prev_hash,
+        "hash_format": HASH_FORMAT,
+        "purged_by": None,
     }
     row["row_hash"] = row_hash(row)
     return row
@@ -176,3 +227,14 @@ def stored_row(record: AuditRecord, *, sequence: int, prev_hash: str) -> dict[st
 def canonical_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A stored row as plain JSON data (timestamps as RFC 3339 strings), all of :data:`ROW_FIELDS`."""
     return {name: json_value(row[name]) for name in ROW_FIELDS}
+
+
+def metadata_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A canonical row without its content: the text fields give way to their ``content_hash``.
+
+    A format 1 row's hash covers the text itself, so its metadata view cannot be re-hashed; it
+    keeps ``content_hash`` as null and verifies through the export's signature only.
+    """
+    out = {k: v for k, v in row.items() if k not in CONTENT_FIELDS}
+    out["content_hash"] = content_hash(row) if row.get("hash_format") == HASH_FORMAT else None
+    return out

@@ -20,7 +20,8 @@ from gateway import migrate
 from gateway.db import Base
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"alembic_version", "audit_log", "casbin_rule", "documents", "policy_state"}
+TABLES = {"alembic_version", "audit_anchors", "audit_log", "casbin_rule", "documents", "policy_state"}
+HEAD = migrate.head()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -40,13 +41,13 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_downgrade_upgrade(db_url: str) -> None:
     assert migrate.current(db_url) is None
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == "0001"
+    assert migrate.current(db_url) == HEAD
     assert _tables(db_url) == TABLES
     migrate.downgrade(db_url, "base")
     assert migrate.current(db_url) is None
     assert _tables(db_url) == {"alembic_version"}
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == "0001"
+    assert migrate.current(db_url) == HEAD
 
 
 def test_models_and_migrations_agree(db_url: str) -> None:
@@ -82,7 +83,7 @@ def test_migrate_works_from_any_working_directory(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert done.stdout.strip() == "0001"
+    assert done.stdout.strip() == HEAD
 
 
 def test_alembic_command_line_reads_the_gateway_database_url(tmp_path: Path) -> None:
@@ -97,5 +98,38 @@ def test_alembic_command_line_reads_the_gateway_database_url(tmp_path: Path) -> 
     )
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as conn:
-        assert conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == "0001"
+        assert conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == HEAD
+    engine.dispose()
+
+
+def test_rows_written_before_hash_format_2_keep_format_1_and_still_verify(db_url: str) -> None:
+    """The format 2 migration is deliberate: old rows are not re-hashed, they are marked format 1."""
+    from datetime import UTC, datetime
+
+    from gateway.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_row
+    from gateway.audit.log import AuditLog
+    from gateway.audit.record import AuditRecord
+    from gateway.db import make_engine
+
+    migrate.upgrade(db_url, "0001")
+    row = {
+        "sequence": 1, "request_id": "r1", "occurred_at": datetime(2026, 11, 25, tzinfo=UTC), "tenant": "acme",
+        "subject": "alice", "groups": [], "policy_version": 1, "kind": "ask", "action": "", "status": "answered",
+        "question": "q?", "answer": "a.", "citations": [], "retrieved": [], "generator": None, "guards": {},
+        "latencies_ms": {}, "details": {}, "prev_hash": GENESIS_HASH,
+    }  # fmt: skip
+    import hashlib
+
+    row["row_hash"] = hashlib.sha256(canonical_row({k: row[k] for k in HASHED_FIELDS})).hexdigest()
+    engine = make_engine(db_url)
+    old = gateway.audit.models.AUDIT_TABLE
+    with engine.begin() as conn:
+        conn.execute(old.insert().values(**row))  # only 0001's columns
+    engine.dispose()
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    log = AuditLog(engine)
+    log.append(AuditRecord("r2", "ask", "answered", "acme", "bob", (), 1, datetime(2026, 11, 30, tzinfo=UTC)))
+    assert [r["hash_format"] for r in log.iter_rows()] == [1, 2]
+    assert log.verify().ok
     engine.dispose()

@@ -1,0 +1,197 @@
+"""Streaming compliance exports with a signed manifest.
+
+Rows stream from the database in keyset pages of ``batch`` rows into the file (memory stays
+bounded whatever the row count); the manifest beside it (``PATH.manifest.json``) says what was
+exported and is signed with the audit key:
+
+* ``format`` (:data:`EXPORT_FORMAT`), ``row_format`` (the canonical row contract), ``file_format``;
+* ``filters``, ``content`` (``full`` or ``metadata``), ``contiguous`` (no row filter: the rows are
+  one unbroken piece of the chain, retention stubs included);
+* ``row_count``, ``first_sequence``, ``last_sequence``, the chain hashes at both ends
+  (``first_prev_hash``, ``first_row_hash``, ``last_row_hash``);
+* ``anchors``: the signed anchors covering the range (the nearest before it, those inside it, the
+  nearest after it), so an outsider can tie the rows to signed chain heads;
+* ``file``, ``file_sha256``, ``created_at``, ``key_id`` and ``signature`` (Ed25519 over the
+  canonical JSON of every other field).
+
+Every row carries its own ``sequence``, ``prev_hash`` and ``row_hash``, so the rows of a filtered
+export (one subject, one tenant) are each verifiable: their own hash, and their position in the
+chain. A ``metadata`` export omits question, answer and citations and carries each row's
+``content_hash`` instead (format 2 rows still re-hash exactly; see :mod:`gateway.audit.chain`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement
+
+from gateway.audit.anchors import Anchor, AnchorStore, merge_anchors
+from gateway.audit.chain import CANONICAL_VERSION, CONTENT_FIELDS, ROW_FIELDS, canonical_row, metadata_dict, rfc3339
+from gateway.audit.formats import FileFormat, open_writer
+from gateway.audit.keys import AuditSigner, Keyring
+from gateway.audit.log import AuditLog
+from gateway.audit.models import AUDIT_TABLE as T
+
+EXPORT_FORMAT = "gateway-audit-export/1"
+FULL_COLUMNS: tuple[str, ...] = ROW_FIELDS
+METADATA_COLUMNS: tuple[str, ...] = (*(c for c in ROW_FIELDS if c not in CONTENT_FIELDS), "content_hash")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    """Which rows an export holds. Times select on ``occurred_at`` (``start <= t < end``)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    tenant: str | None = None
+    subject: str | None = None
+    status: str | None = None
+    kind: str | None = None
+    collection: str | None = None
+    """Rows whose ``details.collection`` names it (document changes)."""
+
+    @property
+    def contiguous(self) -> bool:
+        """No row filter (a time range at most): the export is one unbroken piece of the chain."""
+        return all(v is None for v in (self.tenant, self.subject, self.status, self.kind, self.collection))
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """SQL conditions of the row filters (times are turned into a sequence range instead)."""
+        out: list[ColumnElement[bool]] = [T.c.purged_by.is_(None)] if not self.contiguous else []
+        for column, value in (
+            (T.c.tenant, self.tenant),
+            (T.c.subject, self.subject),
+            (T.c.status, self.status),
+            (T.c.kind, self.kind),
+        ):
+            if value is not None:
+                out.append(column == value)
+        if self.collection is not None:
+            out.append(T.c.details["collection"].as_string() == self.collection)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: rfc3339(v) if isinstance(v, datetime) else v for k, v in asdict(self).items()}
+
+
+@dataclass
+class _Ends:
+    count: int = 0
+    first: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
+
+
+def manifest_path(path: Path) -> Path:
+    """Where the manifest of the export at ``path`` lives."""
+    return path.with_name(path.name + ".manifest.json")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sign_manifest(manifest: dict[str, Any], signer: AuditSigner) -> dict[str, Any]:
+    """``manifest`` with ``key_id`` and its ``signature``."""
+    unsigned = {k: v for k, v in manifest.items() if k != "signature"} | {"key_id": signer.key_id}
+    return {**unsigned, "signature": signer.sign(canonical_row(unsigned))}
+
+
+def manifest_signed_by(manifest: dict[str, Any], keyring: Keyring) -> bool:
+    """True when a trusted key signed exactly this manifest."""
+    unsigned = {k: v for k, v in manifest.items() if k != "signature"}
+    return keyring.verify(str(manifest.get("key_id")), canonical_row(unsigned), str(manifest.get("signature")))
+
+
+class Exporter:
+    """Writes filtered, streaming exports and their signed manifests."""
+
+    def __init__(self, log: AuditLog, anchors: AnchorStore, signer: AuditSigner, *, batch: int = 2000) -> None:
+        self.log, self.anchors, self.signer, self.batch = log, anchors, signer, batch
+
+    def rows(self, flt: ExportFilter, *, metadata_only: bool = False) -> Iterator[dict[str, Any]]:
+        """The selected rows, in sequence order, as they go into the file (bounded memory)."""
+        since, until, where = 0, None, flt.conditions()
+        if flt.start is not None or flt.end is not None:
+            span = self.log.sequence_range(flt.start, flt.end)
+            if span is None:
+                return
+            since, until = span[0] - 1, span[1]
+            # A contiguous export takes the whole sequence range (a row stamped a millisecond
+            # outside the range but committed inside it stays, so the chain stays unbroken); a
+            # filtered one keeps only rows inside the times as well.
+            if not flt.contiguous and flt.start is not None:
+                where.append(T.c.occurred_at >= flt.start)
+            if not flt.contiguous and flt.end is not None:
+                where.append(T.c.occurred_at < flt.end)
+        for row in self.log.iter_rows(since=since, until=until, where=where, batch=self.batch):
+            yield metadata_dict(row) if metadata_only else row
+
+    def count(self, flt: ExportFilter) -> int:
+        """How many rows the export will hold, roughly (for a progress bar)."""
+        return self.log.count(flt.conditions())
+
+    def export(
+        self,
+        flt: ExportFilter,
+        fmt: FileFormat,
+        path: Path,
+        *,
+        metadata_only: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Write the export to ``path`` and its signed manifest beside it; return the manifest."""
+        ends = _Ends()
+        writer = open_writer(fmt, path, METADATA_COLUMNS if metadata_only else FULL_COLUMNS, self.batch)
+        try:
+            for row in self.rows(flt, metadata_only=metadata_only):
+                writer.write(row)
+                ends.count += 1
+                ends.first = ends.first or row
+                ends.last = row
+                if progress is not None and ends.count % self.batch == 0:
+                    progress(ends.count)
+        finally:
+            writer.close()
+        if progress is not None:
+            progress(ends.count)
+        manifest = sign_manifest(self._manifest(flt, fmt, path, ends, metadata_only), self.signer)
+        manifest_path(path).write_bytes(canonical_row(manifest) + b"\n")
+        return manifest
+
+    def _manifest(self, flt: ExportFilter, fmt: FileFormat, path: Path, ends: _Ends, metadata: bool) -> dict[str, Any]:
+        first, last = ends.first or {}, ends.last or {}
+        return {
+            "format": EXPORT_FORMAT,
+            "row_format": CANONICAL_VERSION,
+            "file_format": fmt,
+            "file": path.name,
+            "file_sha256": file_sha256(path),
+            "created_at": rfc3339(datetime.now(UTC)),
+            "filters": flt.to_json(),
+            "content": "metadata" if metadata else "full",
+            "contiguous": flt.contiguous,
+            "row_count": ends.count,
+            "first_sequence": first.get("sequence"),
+            "last_sequence": last.get("sequence"),
+            "first_prev_hash": first.get("prev_hash"),
+            "first_row_hash": first.get("row_hash"),
+            "last_row_hash": last.get("row_hash"),
+            "anchors": [a.to_json() for a in self._covering(first.get("sequence"), last.get("sequence"))],
+        }
+
+    def _covering(self, first: int | None, last: int | None) -> list[Anchor]:
+        if first is None or last is None:
+            return []
+        ends = [a for a in (self.anchors.before(first), self.anchors.at_or_after(last)) if a is not None]
+        return merge_anchors(ends, self.anchors.load(lo=first, hi=last))

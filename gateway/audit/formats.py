@@ -1,0 +1,139 @@
+"""Export file formats: write canonical rows one at a time, read them back one at a time.
+
+Every format is lossless for the canonical row (:func:`gateway.audit.chain.canonical_dict`), so a
+row read back hashes exactly as it was written; that is what makes an export verifiable offline.
+
+* ``jsonl``: one canonical JSON object per line (keys sorted, UTF-8).
+* ``csv``: a header of the column names, then every cell as the JSON text of its value
+  (``"alice"``, ``null``, ``42``, ``["staff"]``): plain CSV cannot tell null from an empty string,
+  and the hash can.
+* ``parquet``: integers as int64, text as (nullable) strings, structured columns (groups,
+  citations, retrieved, guards, latencies, details) as canonical JSON text; written in row groups
+  of ``batch`` rows so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+
+from gateway.audit.chain import canonical_row
+
+FileFormat = Literal["jsonl", "csv", "parquet"]
+FILE_FORMATS: tuple[FileFormat, ...] = ("jsonl", "csv", "parquet")
+
+JSON_COLUMNS = frozenset({"groups", "citations", "retrieved", "guards", "latencies_ms", "details"})
+INT_COLUMNS = frozenset({"sequence", "policy_version", "hash_format"})
+
+
+class RowWriter(Protocol):
+    """Writes canonical rows to one file."""
+
+    def write(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _json(value: Any) -> str:
+    return canonical_row({"v": value}).decode("utf-8")[5:-1]
+
+
+class JsonlWriter:
+    def __init__(self, path: Path, _columns: Sequence[str]) -> None:
+        self._out: IO[bytes] = path.open("wb")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._out.write(canonical_row(row) + b"\n")
+
+    def close(self) -> None:
+        self._out.close()
+
+
+class CsvWriter:
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self._out: IO[str] = path.open("w", encoding="utf-8", newline="")
+        self._columns = list(columns)
+        self._csv = csv.writer(self._out)
+        self._csv.writerow(self._columns)
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._csv.writerow([_json(row[c]) for c in self._columns])
+
+    def close(self) -> None:
+        self._out.close()
+
+
+class ParquetRowWriter:
+    def __init__(self, path: Path, columns: Sequence[str], batch: int = 2000) -> None:
+        import pyarrow as pa  # noqa: PLC0415 - only parquet exports pay for importing arrow
+        import pyarrow.parquet as pq  # noqa: PLC0415
+
+        self._pa = pa
+        self._columns = list(columns)
+        fields = [pa.field(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in self._columns]
+        self._schema = pa.schema(fields)
+        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
+        self._batch = batch
+        self._pending: dict[str, list[Any]] = {c: [] for c in self._columns}
+        self._count = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        for c in self._columns:
+            value = row[c]
+            self._pending[c].append(_json(value) if c in JSON_COLUMNS else value)
+        self._count += 1
+        if self._count >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._count:
+            self._writer.write_table(self._pa.table(self._pending, schema=self._schema))
+            self._pending = {c: [] for c in self._columns}
+            self._count = 0
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def open_writer(fmt: FileFormat, path: Path, columns: Sequence[str], batch: int = 2000) -> RowWriter:
+    """A writer of ``fmt`` for ``columns`` at ``path``."""
+    if fmt == "jsonl":
+        return JsonlWriter(path, columns)
+    if fmt == "csv":
+        return CsvWriter(path, columns)
+    return ParquetRowWriter(path, columns, batch)
+
+
+def read_rows(fmt: FileFormat, path: Path, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """The rows of an export file, one at a time, as the canonical dicts that were written.
+
+    Raises:
+        ValueError: the file is not a readable export of ``fmt``.
+    """
+    if fmt == "jsonl":
+        with path.open("rb") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+    elif fmt == "csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            for cells in reader:
+                if len(cells) != len(header):
+                    raise ValueError(f"a CSV line has {len(cells)} cells, the header {len(header)}")
+                yield {c: json.loads(v) for c, v in zip(header, cells, strict=True)}
+    else:
+        yield from _read_parquet(path, batch)
+
+
+def _read_parquet(path: Path, batch: int) -> Iterator[dict[str, Any]]:
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    for record_batch in pq.ParquetFile(str(path)).iter_batches(batch_size=batch):
+        for row in record_batch.to_pylist():
+            yield {c: json.loads(v) if c in JSON_COLUMNS and v is not None else v for c, v in row.items()}
