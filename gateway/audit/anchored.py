@@ -186,4 +186,5 @@ def verify_slice(
     prev = before.row_hash if before else GENESIS_HASH
     check = AnchorCheck(anchors)
     result = verify_rows(rows, progress=progress, progress_every=batch, start=first, prev_hash=prev, observer=check)
-    return _against_newest(result, [a for a in anchors if a.sequence >= first - 1])
+    stop = after.sequence if after else None
+    return _against_newest(result, [a for a in anchors if stop is None or a.sequence <= stop])

@@ -139,7 +139,12 @@ class Exporter:
 
     def count(self, flt: ExportFilter) -> int:
         """How many rows the export will hold, roughly (for a progress bar)."""
-        return self.log.count(flt.conditions())
+        where = flt.conditions()
+        if flt.start is not None:
+            where.append(T.c.occurred_at >= flt.start)
+        if flt.end is not None:
+            where.append(T.c.occurred_at < flt.end)
+        return self.log.count(where)
 
     def export(
         self,
