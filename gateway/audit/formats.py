@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
-from gateway.audit.chain import canonical_row
+from gateway.audit.chain import canonical_bytes
 
 FileFormat = Literal["jsonl", "csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("jsonl", "csv", "parquet")
@@ -30,7 +30,7 @@ INT_COLUMNS = frozenset({"sequence", "policy_version", "hash_format"})
 
 
 class RowWriter(Protocol):
-    """Writes canonical rows to one file."""
+    """Writes canonical rows (already normalised by :func:`gateway.audit.chain.canonical_dict`) to one file."""
 
     def write(self, row: dict[str, Any]) -> None: ...
 
@@ -38,7 +38,7 @@ class RowWriter(Protocol):
 
 
 def _json(value: Any) -> str:
-    return canonical_row({"v": value}).decode("utf-8")[5:-1]
+    return canonical_bytes(value).decode("utf-8")
 
 
 class JsonlWriter:
@@ -46,7 +46,7 @@ class JsonlWriter:
         self._out: IO[bytes] = path.open("wb")
 
     def write(self, row: dict[str, Any]) -> None:
-        self._out.write(canonical_row(row) + b"\n")
+        self._out.write(canonical_bytes(row) + b"\n")
 
     def close(self) -> None:
         self._out.close()
