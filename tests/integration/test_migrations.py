@@ -108,6 +108,7 @@ def test_rows_written_before_hash_format_2_keep_format_1_and_still_verify(db_url
 
     from gateway.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_row
     from gateway.audit.log import AuditLog
+    from gateway.audit.models import AUDIT_TABLE
     from gateway.audit.record import AuditRecord
     from gateway.db import make_engine
 
@@ -122,9 +123,8 @@ def test_rows_written_before_hash_format_2_keep_format_1_and_still_verify(db_url
 
     row["row_hash"] = hashlib.sha256(canonical_row({k: row[k] for k in HASHED_FIELDS})).hexdigest()
     engine = make_engine(db_url)
-    old = gateway.audit.models.AUDIT_TABLE
     with engine.begin() as conn:
-        conn.execute(old.insert().values(**row))  # only 0001's columns
+        conn.execute(AUDIT_TABLE.insert().values(**row))  # only 0001's columns
     engine.dispose()
     migrate.upgrade(db_url)
     engine = make_engine(db_url)
