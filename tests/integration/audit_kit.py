@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from gateway import migrate
 from gateway.audit.anchored import verify_chain
@@ -19,6 +22,7 @@ from gateway.audit.record import AuditRecord, RetrievedRef
 from gateway.audit.verify import VerifyResult
 from gateway.db import make_engine
 from gateway.settings import Settings
+from tests.conftest import PG_ADMIN_URL, _pg_reachable
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -81,6 +85,26 @@ def make_kit(url: str, data_dir: Path, **audit: Any) -> Kit:
     store = AnchorStore(engine, settings.audit.anchor_sink)
     anchorer = Anchorer(log, store, load_signer(settings), every_rows=1000, every_seconds=3600)
     return Kit(settings, engine, log, store, anchorer)
+
+
+@contextmanager
+def module_database(kind: str, directory: Path) -> Iterator[str]:
+    """A database that lives for a whole test module (for read-only tests that share one fill)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'gateway.sqlite3'}"
+        return
+    if not _pg_reachable():
+        pytest.skip("PostgreSQL not reachable")
+    name = f"gw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(name="kit", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

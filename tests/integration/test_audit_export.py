@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from audit_kit import T0, Kit, kit_fixture  # noqa: F401 - kit_fixture provides `kit`
+from audit_kit import T0, Kit, kit_fixture, make_kit, module_database  # noqa: F401 - kit_fixture provides `kit`
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.audit.export import Exporter, ExportFilter, manifest_path, sign_manifest
@@ -20,10 +20,20 @@ from gateway.audit.offline import ExportReport, load_manifest, verify_export
 ROWS = 24
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
+    """One filled, anchored database per module and backend: exports only read it."""
+    directory = tmp_path_factory.mktemp(f"export-{request.param}")
+    with module_database(request.param, directory) as url:
+        made = make_kit(url, directory / "data")
+        made.fill(ROWS, anchor_every=8)
+        yield made
+        made.engine.dispose()
+
+
 @pytest.fixture
-def filled(kit: Kit) -> Kit:
-    kit.fill(ROWS, anchor_every=8)
-    return kit
+def filled(shared: Kit) -> Kit:
+    return shared
 
 
 def export(kit: Kit, tmp_path: Path, fmt: FileFormat = "jsonl", flt: ExportFilter | None = None, **kw: Any) -> Path:
@@ -159,11 +169,12 @@ def test_an_export_does_not_verify_with_a_foreign_public_key(filled: Kit, tmp_pa
     assert not check(filled, path, foreign).ok
 
 
-def test_an_export_of_a_recomputed_chain_does_not_match_the_signed_anchors(filled: Kit, tmp_path: Path) -> None:
+def test_an_export_of_a_recomputed_chain_does_not_match_the_signed_anchors(kit: Kit, tmp_path: Path) -> None:
     """The exporter signs what it reads; the anchors in the manifest still expose a rewritten table."""
     from test_audit_anchors import _delete_and_recompute
 
-    _delete_and_recompute(filled)
-    path = export(filled, tmp_path)
-    report = check(filled, path)
+    kit.fill(ROWS, anchor_every=8)
+    _delete_and_recompute(kit)
+    path = export(kit, tmp_path)
+    report = check(kit, path)
     assert any("does not match the signed anchor" in p for p in report.problems)
