@@ -33,12 +33,14 @@ from sqlalchemy import ColumnElement
 
 from gateway.audit.anchors import Anchor, AnchorStore, merge_anchors
 from gateway.audit.chain import CANONICAL_VERSION, CONTENT_FIELDS, ROW_FIELDS, canonical_row, metadata_dict, rfc3339
-from gateway.audit.formats import FileFormat, open_writer
+from gateway.audit.formats import ChunkSink, FileFormat, open_writer
 from gateway.audit.keys import AuditSigner, Keyring
 from gateway.audit.log import AuditLog
 from gateway.audit.models import AUDIT_TABLE as T
 
 EXPORT_FORMAT = "gateway-audit-export/1"
+CHUNK_BYTES = 64 * 1024
+"""Bytes gathered before a chunk is handed on (file write or HTTP body)."""
 FULL_COLUMNS: tuple[str, ...] = ROW_FIELDS
 METADATA_COLUMNS: tuple[str, ...] = (*(c for c in ROW_FIELDS if c not in CONTENT_FIELDS), "content_hash")
 
@@ -146,6 +148,18 @@ class Exporter:
             where.append(T.c.occurred_at < flt.end)
         return self.log.count(where)
 
+    def stream(
+        self,
+        flt: ExportFilter,
+        fmt: FileFormat,
+        *,
+        name: str,
+        metadata_only: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ExportStream:
+        """The export as bytes to iterate over (a file or an HTTP body); the manifest comes after."""
+        return ExportStream(self, flt, fmt, name, metadata_only, progress)
+
     def export(
         self,
         flt: ExportFilter,
@@ -156,37 +170,43 @@ class Exporter:
         progress: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Write the export to ``path`` and its signed manifest beside it; return the manifest."""
-        ends = _Ends()
-        writer = open_writer(fmt, path, METADATA_COLUMNS if metadata_only else FULL_COLUMNS, self.batch)
-        try:
-            for row in self.rows(flt, metadata_only=metadata_only):
-                writer.write(row)
-                ends.count += 1
-                ends.first = ends.first or row
-                ends.last = row
-                if progress is not None and ends.count % self.batch == 0:
-                    progress(ends.count)
-        finally:
-            writer.close()
-        if progress is not None:
-            progress(ends.count)
-        manifest = sign_manifest(self._manifest(flt, fmt, path, ends, metadata_only), self.signer)
-        manifest_path(path).write_bytes(canonical_row(manifest) + b"\n")
-        return manifest
+        stream = self.stream(flt, fmt, name=path.name, metadata_only=metadata_only, progress=progress)
+        with path.open("wb") as out:
+            for chunk in stream:
+                out.write(chunk)
+        assert stream.manifest is not None  # set once the stream is exhausted
+        manifest_path(path).write_bytes(canonical_row(stream.manifest) + b"\n")
+        return stream.manifest
 
-    def _manifest(self, flt: ExportFilter, fmt: FileFormat, path: Path, ends: _Ends, metadata: bool) -> dict[str, Any]:
+    def manifest(
+        self, flt: ExportFilter, fmt: FileFormat, name: str, sha256: str, ends: _Ends, metadata: bool
+    ) -> dict[str, Any]:
+        """The signed manifest of an export that was written."""
         first, last = ends.first or {}, ends.last or {}
+        return sign_manifest(self._fields(flt, fmt, name, sha256, first, last, ends.count, metadata), self.signer)
+
+    def _fields(
+        self,
+        flt: ExportFilter,
+        fmt: FileFormat,
+        name: str,
+        sha256: str,
+        first: dict[str, Any],
+        last: dict[str, Any],
+        count: int,
+        metadata: bool,
+    ) -> dict[str, Any]:
         return {
             "format": EXPORT_FORMAT,
             "row_format": CANONICAL_VERSION,
             "file_format": fmt,
-            "file": path.name,
-            "file_sha256": file_sha256(path),
+            "file": name,
+            "file_sha256": sha256,
             "created_at": rfc3339(datetime.now(UTC)),
             "filters": flt.to_json(),
             "content": "metadata" if metadata else "full",
             "contiguous": flt.contiguous,
-            "row_count": ends.count,
+            "row_count": count,
             "first_sequence": first.get("sequence"),
             "last_sequence": last.get("sequence"),
             "first_prev_hash": first.get("prev_hash"),
@@ -200,3 +220,45 @@ class Exporter:
             return []
         ends = [a for a in (self.anchors.before(first), self.anchors.at_or_after(last)) if a is not None]
         return merge_anchors(ends, self.anchors.load(lo=first, hi=last))
+
+
+class ExportStream:
+    """Iterating yields the export file's bytes in chunks of about :data:`CHUNK_BYTES`; once the
+    iteration is over, :attr:`manifest` holds the signed manifest (file hash, count, ends)."""
+
+    def __init__(
+        self,
+        exporter: Exporter,
+        flt: ExportFilter,
+        fmt: FileFormat,
+        name: str,
+        metadata_only: bool,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self._exporter, self._flt, self._fmt, self._name = exporter, flt, fmt, name
+        self._metadata, self._progress = metadata_only, progress
+        self.manifest: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        ends, digest, sink = _Ends(), hashlib.sha256(), ChunkSink()
+        columns = METADATA_COLUMNS if self._metadata else FULL_COLUMNS
+        writer = open_writer(self._fmt, sink, columns, self._exporter.batch)  # type: ignore[arg-type]
+        for row in self._exporter.rows(self._flt, metadata_only=self._metadata):
+            writer.write(row)
+            ends.count, ends.first, ends.last = ends.count + 1, ends.first or row, row
+            if sink.pending >= CHUNK_BYTES:
+                yield _hashed(sink.drain(), digest)
+            if self._progress is not None and ends.count % self._exporter.batch == 0:
+                self._progress(ends.count)
+        writer.close()
+        yield _hashed(sink.drain(), digest)
+        if self._progress is not None:
+            self._progress(ends.count)
+        self.manifest = self._exporter.manifest(
+            self._flt, self._fmt, self._name, digest.hexdigest(), ends, self._metadata
+        )
+
+
+def _hashed(chunk: bytes, digest: Any) -> bytes:
+    digest.update(chunk)
+    return chunk

@@ -15,10 +15,11 @@ row read back hashes exactly as it was written; that is what makes an export ver
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 from gateway.audit.chain import canonical_bytes
 
@@ -30,11 +31,44 @@ INT_COLUMNS = frozenset({"sequence", "policy_version", "hash_format"})
 
 
 class RowWriter(Protocol):
-    """Writes canonical rows (already normalised by :func:`gateway.audit.chain.canonical_dict`) to one file."""
+    """Writes canonical rows (already normalised by :func:`gateway.audit.chain.canonical_dict`) to a sink."""
 
     def write(self, row: dict[str, Any]) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Write what is pending (and any footer); the sink stays open."""
+
+
+class ChunkSink(io.RawIOBase):
+    """A write-only binary stream that keeps what was written until :meth:`drain` takes it.
+
+    The writers write into it; a streaming export drains it every few kilobytes and sends the
+    bytes on, so nothing but one pending chunk (or one parquet row group) is ever held.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+        self.pending = 0
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self.pending += len(chunk)
+        self.position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.position
+
+    def drain(self) -> bytes:
+        """Everything written since the last drain."""
+        out, self._parts, self.pending = b"".join(self._parts), [], 0
+        return out
 
 
 def _json(value: Any) -> str:
@@ -42,32 +76,33 @@ def _json(value: Any) -> str:
 
 
 class JsonlWriter:
-    def __init__(self, path: Path, _columns: Sequence[str]) -> None:
-        self._out: IO[bytes] = path.open("wb")
+    def __init__(self, sink: BinaryIO, _columns: Sequence[str]) -> None:
+        self._out = sink
 
     def write(self, row: dict[str, Any]) -> None:
         self._out.write(canonical_bytes(row) + b"\n")
 
     def close(self) -> None:
-        self._out.close()
+        self._out.flush()
 
 
 class CsvWriter:
-    def __init__(self, path: Path, columns: Sequence[str]) -> None:
-        self._out: IO[str] = path.open("w", encoding="utf-8", newline="")
+    def __init__(self, sink: BinaryIO, columns: Sequence[str]) -> None:
+        self._text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
         self._columns = list(columns)
-        self._csv = csv.writer(self._out)
+        self._csv = csv.writer(self._text)
         self._csv.writerow(self._columns)
 
     def write(self, row: dict[str, Any]) -> None:
         self._csv.writerow([_json(row[c]) for c in self._columns])
 
     def close(self) -> None:
-        self._out.close()
+        self._text.flush()
+        self._text.detach()  # the sink is the caller's to close
 
 
 class ParquetRowWriter:
-    def __init__(self, path: Path, columns: Sequence[str], batch: int = 2000) -> None:
+    def __init__(self, sink: BinaryIO, columns: Sequence[str], batch: int = 2000) -> None:
         import pyarrow as pa  # noqa: PLC0415 - only parquet exports pay for importing arrow
         import pyarrow.parquet as pq  # noqa: PLC0415
 
@@ -75,7 +110,7 @@ class ParquetRowWriter:
         self._columns = list(columns)
         fields = [pa.field(c, pa.int64() if c in INT_COLUMNS else pa.string()) for c in self._columns]
         self._schema = pa.schema(fields)
-        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
+        self._writer = pq.ParquetWriter(sink, self._schema, compression="zstd")
         self._batch = batch
         self._pending: dict[str, list[Any]] = {c: [] for c in self._columns}
         self._count = 0
@@ -99,13 +134,13 @@ class ParquetRowWriter:
         self._writer.close()
 
 
-def open_writer(fmt: FileFormat, path: Path, columns: Sequence[str], batch: int = 2000) -> RowWriter:
-    """A writer of ``fmt`` for ``columns`` at ``path``."""
+def open_writer(fmt: FileFormat, sink: BinaryIO, columns: Sequence[str], batch: int = 2000) -> RowWriter:
+    """A writer of ``fmt`` for ``columns`` into the binary stream ``sink``."""
     if fmt == "jsonl":
-        return JsonlWriter(path, columns)
+        return JsonlWriter(sink, columns)
     if fmt == "csv":
-        return CsvWriter(path, columns)
-    return ParquetRowWriter(path, columns, batch)
+        return CsvWriter(sink, columns)
+    return ParquetRowWriter(sink, columns, batch)
 
 
 def read_rows(fmt: FileFormat, path: Path, batch: int = 2000) -> Iterator[dict[str, Any]]:
