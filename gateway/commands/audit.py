@@ -90,9 +90,14 @@ class AuditTools:
 
 
 def _operator() -> str:
-    import getpass  # noqa: PLC0415
+    """The real uid's account as the OS resolves it (never ``$USER``, which anyone can set)."""
+    import os  # noqa: PLC0415
+    import pwd  # noqa: PLC0415
 
-    return getpass.getuser()
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid-{os.getuid()}"
 
 
 @contextmanager
