@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api.admin import AdminController
+from gateway.api.dependencies import DEPENDENCIES
 from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.api.v1 import DocumentController, RetrievalController
@@ -25,7 +26,11 @@ from gateway.settings import Settings
 
 
 def request_context_middleware(app: ASGIApp) -> ASGIApp:
-    """Give every request an id (logs, problems, audit) and count it in the metrics."""
+    """Give every request an id (logs, problems, audit) and count it in the metrics.
+
+    It wraps the application's whole ASGI handler, router included (see ``create_app``): a route
+    middleware would not run for 404/405 answers to unmatched paths, which then had no request id.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         try:
             yield
         finally:
+            svc.documents.shutdown()  # kill parse workers: in-flight ingests end with 503, not a hang
             await svc.verifier.aclose()
             if services is None:
                 svc.close()
@@ -79,15 +85,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         HTTPException: handle_http_exception,
         Exception: handle_unexpected,
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[healthz, readyz, metrics, RetrievalController, DocumentController, AdminController],
-        middleware=[request_context_middleware],
+        dependencies=DEPENDENCIES,
         exception_handlers=handlers,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="gateway", version=__version__, path="/schema"),
         debug=False,
         logging_config=None,
         # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
-        request_max_body_size=settings.max_document_bytes * 4 // 3
-        + 1_000_000,  # logging is ours (JSON, request id); Litestar must not reconfigure it
+        # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
+        request_max_body_size=settings.max_document_bytes * 4 // 3 + 1_000_000,
     )
+    app.asgi_handler = request_context_middleware(app.asgi_handler)
+    return app

@@ -11,17 +11,23 @@ from sqlalchemy import Engine
 from gateway.audit.anchors import Anchorer, AnchorStore
 from gateway.audit.keys import load_signer
 from gateway.audit.log import AuditLog
+from gateway.audit.record import AuditRecord
+from gateway.auth.principal import Principal
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
 from gateway.db import make_engine
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
+from gateway.ingest.prepare import IngestLimits
+from gateway.ingest.screen import ScreenStep
 from gateway.ingest.service import DocumentService
-from gateway.observability import Metrics
+from gateway.ingest.workers import IngestWorkers
+from gateway.observability import Metrics, new_request_id
 from gateway.pipeline import AnswerPipeline
 from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
 from gateway.settings import Settings
+from gateway.storage import secure_file, secure_tree
 
 log = logging.getLogger("gateway.deps")
 
@@ -53,7 +59,46 @@ def provide_generator(_settings: Settings) -> Generator:
 
 
 def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
-    return PolicyService(engine, MODEL_PATH, poll_seconds=settings.policy_poll_seconds)
+    return PolicyService(
+        engine,
+        MODEL_PATH,
+        poll_seconds=settings.policy_poll_seconds,
+        max_stale_seconds=settings.policy_max_stale_seconds,
+    )
+
+
+def provide_screen_steps(_settings: Settings) -> list[ScreenStep]:
+    """The ingest screening steps, in order (poisoning screen, PII labels: their issues add them)."""
+    return []
+
+
+def provide_ingest_limits(settings: Settings) -> IngestLimits:
+    return IngestLimits(
+        max_bytes=settings.max_document_bytes,
+        max_chunks=settings.ingest.max_chunks,
+        chunk_tokens=settings.chunking.max_tokens,
+        overlap_tokens=settings.chunking.overlap_tokens,
+    )
+
+
+def provide_ingest_workers(settings: Settings) -> IngestWorkers:
+    cfg = settings.ingest
+    return IngestWorkers(
+        workers=cfg.workers,
+        parse_timeout=cfg.parse_timeout_seconds,
+        inline_bytes=cfg.inline_bytes,
+        queue_timeout=cfg.queue_timeout_seconds,
+        slots=cfg.workers,
+    )
+
+
+def secure_storage(settings: Settings) -> None:
+    """Data dir 0700, its files 0600; the default SQLite file created 0600 before first use."""
+    secure_tree(settings.data_dir)
+    if not settings.database_url:
+        secure_file(settings.data_dir / "gateway.sqlite3")
+    if settings.search.backend == "embedded":
+        secure_file(settings.index_dir / "chunks.sqlite3")
 
 
 def provide_anchorer(settings: Settings, engine: Engine, audit: AuditLog) -> Anchorer:
@@ -95,23 +140,43 @@ class Services:
             from gateway.migrate import upgrade  # noqa: PLC0415 - alembic import is start-up only
 
             upgrade(self.settings.resolved_database_url)
-        self.policy.load_seed_if_empty(POLICY_DIR)
+        seed_policy_audited(self.policy, self.audit)
         self.policy.start()
         self.anchorer.start()
         self.index_info = self.retriever.ensure_index(self.embedder.model_id, self.embedder.dimension)
 
     def close(self) -> None:
+        self.documents.shutdown()
         self.anchorer.stop()  # the shutdown anchor: signs the final head
         self.policy.stop()
         self.retriever.close()
         self.engine.dispose()
 
 
+SYSTEM = Principal(subject="system", tenant="*")
+"""The subject of changes the gateway makes by itself (loading the seed into an empty store)."""
+
+
+def seed_policy_audited(policy: PolicyService, audit: AuditLog) -> bool:
+    """Load the seed into an empty store, with its audit row in the same transaction."""
+    with audit.transaction() as tx:
+        loaded = policy.load_seed_if_empty(POLICY_DIR, connection=tx.connection)
+        if loaded:
+            record = AuditRecord.of(
+                SYSTEM, request_id=new_request_id(), kind="admin", status="ok", policy_version=-1,
+                action="policy.seed", details={"source": "policies/*.csv"},
+            )  # fmt: skip
+            tx.append(record)
+    if loaded:
+        policy.refresh()
+    return loaded
+
+
 def build_services(
     settings: Settings, *, retriever: Retriever | None = None, embedder: Embedder | None = None
 ) -> Services:
     """Build the graph; ``retriever``/``embedder`` may be injected (tests, benchmarks)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_storage(settings)
     engine = make_engine(settings.resolved_database_url)
     metrics = Metrics()
     policy = provide_policy(settings, engine)
@@ -120,7 +185,14 @@ def build_services(
     embedder = embedder or provide_embedder(settings)
     generator = provide_generator(settings)
     documents = DocumentService(
-        engine=engine, retriever=retriever, embedder=embedder, policy=policy, chunking=settings.chunking
+        engine=engine,
+        retriever=retriever,
+        embedder=embedder,
+        policy=policy,
+        audit=audit,
+        limits=provide_ingest_limits(settings),
+        workers=provide_ingest_workers(settings),
+        steps=provide_screen_steps(settings),
     )
     pipeline = AnswerPipeline(
         policy=policy,
@@ -128,8 +200,10 @@ def build_services(
         embedder=embedder,
         generator=generator,
         audit=audit,
+        states=documents.registry,
         search=settings.search,
         metrics=metrics,
+        max_question_chars=settings.max_question_chars,
     )
     return Services(
         settings=settings,

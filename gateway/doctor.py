@@ -101,6 +101,23 @@ def run_checks(settings: Settings) -> Iterator[Check]:  # noqa: PLR0915 - one ch
 
     yield _run("audit anchors", anchors)
 
+    def documents() -> str:
+        from gateway.ingest.registry import DocumentRegistry  # noqa: PLC0415
+
+        registry = DocumentRegistry(engine)
+        interrupted = registry.interrupted()
+        note = (
+            ""
+            if not interrupted
+            else (
+                f"; {len(interrupted)} with an interrupted write (intent row, no outcome; hidden until "
+                f"written again): {', '.join(interrupted[:5])}{' ...' if len(interrupted) > 5 else ''}"
+            )
+        )
+        return f"{registry.count_indexed()} documents searchable{note}"
+
+    yield _run("documents", documents)
+
     holder: dict[str, tuple[str, int]] = {}
 
     def embedder() -> str:

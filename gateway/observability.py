@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -92,8 +94,49 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
             registry=self.registry,
         )
+        self.recheck_drops = Counter(
+            "gateway_recheck_dropped_total",
+            "Retrieved hits dropped by the re-check, by reason (stale, uncommitted, mismatch ...)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "gateway_auth_failures_total",
+            "Requests refused for missing or invalid credentials (401), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.audit_failures = Counter(
             "gateway_audit_write_failures_total",
             "Audit writes that failed (the caller got 503)",
             registry=self.registry,
         )
+
+
+class RateLimitedLog:
+    """At most one line per ``interval`` seconds per key; the line says how many were held back.
+
+    For events an unauthenticated caller can trigger at will (401s): they must be visible to
+    operators, but must not let anyone flood the log (or, worse, the audit chain).
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warning(self, key: str, message: str, **extra: Any) -> bool:
+        """Log ``message`` unless ``key`` was logged less than ``interval`` ago; True when logged."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key, -self._interval) < self._interval:
+                self._held[key] = self._held.get(key, 0) + 1
+                return False
+            self._last[key] = now
+            held = self._held.pop(key, 0)
+            if len(self._last) > 1024:  # keys are reason codes; bound the table anyway
+                self._last = {key: now}
+        self._logger.warning(message, extra={**extra, "suppressed_since_last": held})
+        return True

@@ -1,8 +1,10 @@
 """The answer pipeline, readable top to bottom: authorise → retrieve → re-check → generate → audit.
 
-Nothing leaves without an audit row: if the audit write fails the caller gets 503 and no answer.
-Failures of the policy store or the search backend are audited as ``failed`` (when the audit store
-is up) and answered with 503; they never degrade into unfiltered results.
+One wrapper owns the audit invariant: ``_audited`` surrounds every ``search`` and ``ask`` and
+writes exactly one row, whatever happens inside (answered, no answer, refused for a 4xx, failed
+for a 5xx *or any unexpected exception*), before anything is returned. If that write fails the
+caller gets 503 and no answer. One policy view is taken per request and used by the filter, the
+re-check and the row's ``policy_version`` alike.
 """
 
 from __future__ import annotations
@@ -10,20 +12,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.audit.log import AuditLog
 from gateway.audit.record import AuditKind, AuditRecord, AuditStatus, RetrievedRef
 from gateway.auth.principal import Principal
-from gateway.authz.service import DocumentRef, PolicyService
-from gateway.errors import GatewayError
+from gateway.authz.service import PolicyService
+from gateway.authz.view import PolicyView
+from gateway.errors import GatewayError, InvalidRequest
 from gateway.generation.base import Completion, Generator
 from gateway.observability import Metrics
 from gateway.retrieval.adaptive import adaptive_fusion
 from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
+from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
 from gateway.settings import SearchSettings
 
 log = logging.getLogger("gateway.pipeline")
@@ -42,6 +46,33 @@ class Timings:
             yield
         finally:
             self.stages[name] = round((time.perf_counter() - start) * 1000, 3)
+
+
+@dataclass
+class Draft:
+    """The audit row of one request, filled in as the request goes; written once by ``_audited``."""
+
+    kind: AuditKind
+    principal: Principal
+    request_id: str
+    question: str
+    timings: Timings = field(default_factory=Timings)
+    view: PolicyView | None = None
+    status: AuditStatus = "failed"
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, details: dict[str, Any] | None = None) -> AuditRecord:
+        return AuditRecord.of(
+            self.principal,
+            request_id=self.request_id,
+            kind=self.kind,
+            status=self.status,
+            policy_version=self.view.version if self.view is not None else -1,
+            question=self.question,
+            latencies_ms=self.timings.stages,
+            details=details or {},
+            **self.fields,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,16 +99,20 @@ class AnswerPipeline:
         embedder: Embedder,
         generator: Generator,
         audit: AuditLog,
+        states: DocumentStates,
         search: SearchSettings,
         metrics: Metrics,
+        max_question_chars: int,
     ) -> None:
         self.policy = policy
         self.retriever = retriever
         self.embedder = embedder
         self.generator = generator
         self.audit = audit
+        self.states = states
         self.search_settings = search
         self.metrics = metrics
+        self.max_question_chars = max_question_chars
 
     # -- public entry points -------------------------------------------------------------------
 
@@ -92,24 +127,10 @@ class AnswerPipeline:
         request_id: str,
     ) -> SearchOutcome:
         """Permitted hits only; audited as a ``search`` event."""
-        timings = Timings()
-        try:
-            hits = self._retrieve(principal, query, k, collections, one_per_document, timings)
-        except GatewayError as exc:
-            self._audit_failure("search", principal, request_id, query, exc, timings)
-            raise
-        self._audit(
-            AuditRecord.of(
-                principal,
-                request_id=request_id,
-                kind="search",
-                status="ok" if hits else "no_answer",
-                policy_version=self.policy.version,
-                question=query,
-                retrieved=_refs(hits),
-                latencies_ms=timings.stages,
-            )
-        )
+        with self._audited("search", principal, request_id, query) as draft:
+            hits = self._retrieve(draft, k, collections, one_per_document)
+            draft.status = "ok" if hits else "no_answer"
+            draft.fields["retrieved"] = _refs(hits)
         return SearchOutcome(hits=hits, request_id=request_id)
 
     def ask(
@@ -122,64 +143,77 @@ class AnswerPipeline:
         request_id: str,
     ) -> AskOutcome:
         """Answer from permitted passages only; audited (answered, no answer or failed) before returning."""
-        timings = Timings()
-        try:
-            hits = self._retrieve(principal, question, k, collections, True, timings)
-            with timings.stage("generate"):
+        with self._audited("ask", principal, request_id, question) as draft:
+            hits = self._retrieve(draft, k, collections, True)
+            draft.fields["retrieved"] = _refs(hits)
+            with draft.timings.stage("generate"):
                 completion = self.generator.generate(question, hits)
-        except GatewayError as exc:
-            self._audit_failure("ask", principal, request_id, question, exc, timings)
-            raise
-        status: AuditStatus = "answered" if completion.answered else "no_answer"
-        self._audit(
-            AuditRecord.of(
-                principal,
-                request_id=request_id,
-                kind="ask",
-                status=status,
-                policy_version=self.policy.version,
-                question=question,
+            draft.status = "answered" if completion.answered else "no_answer"
+            draft.fields.update(
                 answer=completion.text,
                 citations=tuple(_citation_dict(c) for c in completion.citations),
-                retrieved=_refs(hits),
                 generator=completion.generator,
-                guards={},
-                latencies_ms=timings.stages,
             )
-        )
         return AskOutcome(completion=completion, hits=hits, request_id=request_id)
+
+    # -- the audit invariant ---------------------------------------------------------------------
+
+    @contextmanager
+    def _audited(self, kind: AuditKind, principal: Principal, request_id: str, text: str) -> Iterator[Draft]:
+        """Exactly one row per request, written before anything is returned, whatever happens.
+
+        A ``GatewayError`` below 500 is ``refused``; anything else (5xx, and every unexpected
+        exception) is ``failed``. If the row cannot be written the caller gets 503 and no answer.
+        """
+        draft = Draft(kind=kind, principal=principal, request_id=request_id, question=text)
+        try:
+            if len(text) > self.max_question_chars:
+                raise InvalidRequest(f"at most {self.max_question_chars} characters are accepted")
+            draft.view = self.policy.current()  # one policy per request
+            yield draft
+        except Exception as exc:
+            draft.status = "refused" if isinstance(exc, GatewayError) and exc.status_code < 500 else "failed"
+            draft.fields = {"retrieved": draft.fields.get("retrieved", ())}
+            error = exc.code if isinstance(exc, GatewayError) else "internal_error"
+            details = (
+                {"error": error} if isinstance(exc, GatewayError) else {"error": error, "exc_type": type(exc).__name__}
+            )
+            self._write(draft.record(details))
+            raise
+        self._write(draft.record())
+
+    def _write(self, record: AuditRecord) -> None:
+        try:
+            self.audit.append(record)
+        except GatewayError:
+            self.metrics.audit_failures.inc()
+            raise
 
     # -- stages ----------------------------------------------------------------------------------
 
-    def _retrieve(
-        self,
-        principal: Principal,
-        text: str,
-        k: int,
-        collections: frozenset[str] | None,
-        one_per_document: bool,
-        timings: Timings,
-    ) -> list[Hit]:
+    def _retrieve(self, draft: Draft, k: int, collections: frozenset[str] | None, one_per_document: bool) -> list[Hit]:
+        view, principal, timings = _view(draft), draft.principal, draft.timings
         with timings.stage("authorize"):
-            acl = self.policy.compile_filter(principal)
+            acl = view.compile_filter(principal)
         with timings.stage("embed"):
-            vector = self.embedder.embed([text])[0]
+            vector = self.embedder.embed([draft.question])[0]
         request = SearchRequest(
-            text=text,
+            text=draft.question,
             vector=vector,
             acl=acl,
             k=k,
             collections=collections,
             one_per_document=one_per_document,
-            fusion=self._fusion(text, k),
+            fusion=self._fusion(draft.question, k),
         )
         with timings.stage("retrieve"):
             hits = self.retriever.search(request)
         with timings.stage("recheck"):
-            hits = self._recheck(principal, hits)
+            checked = recheck(hits, principal=principal, view=view, acl=acl, scope=collections, states=self.states)
+        self._report_drops(principal, checked.dropped)
         for name, ms in timings.stages.items():
             self.metrics.stage_latency.labels(stage=name).observe(ms / 1000)
-        return hits
+        return checked.kept
 
     def _fusion(self, text: str, k: int) -> FusionConfig:
         cfg = self.search_settings
@@ -195,66 +229,29 @@ class AnswerPipeline:
             text, base, identifier_weight=cfg.adaptive_identifier_weight, natural_weight=cfg.adaptive_natural_weight
         )
 
-    def _recheck(self, principal: Principal, hits: list[Hit]) -> list[Hit]:
-        """Defence in depth: every hit is re-checked with Casbin. A mismatch should never happen."""
-        kept: list[Hit] = []
-        for hit in hits:
-            ref = DocumentRef(
-                tenant=hit.tenant,
-                collection=hit.collection,
-                allow=hit.acl_allow,
-                deny=hit.acl_deny,
-                document_id=hit.document_id,
-            )
-            if self.policy.can_read(principal, ref).allowed:
-                kept.append(hit)
+    def _report_drops(self, principal: Principal, dropped: list[tuple[Hit, str]]) -> None:
+        """Every dropped hit is counted; mismatches and stale chunks are security events."""
+        for hit, reason in dropped:
+            self.metrics.recheck_drops.labels(reason=reason).inc()
+            if reason not in SECURITY_EVENTS:
                 continue
-            self.metrics.security_events.labels(event="filter_recheck_mismatch").inc()
+            self.metrics.security_events.labels(event=reason).inc()
             log.error(
-                "security event: retrieval filter returned a hit that policy denies",
+                "security event: a retrieved hit failed the re-check against the registry and policy",
                 extra={
-                    "event": "filter_recheck_mismatch",
+                    "event": reason,
                     "chunk_id": hit.chunk_id,
                     "document_id": hit.document_id,
+                    "version": hit.version,
                     "subject": principal.subject,
                 },
             )
-        return kept
 
-    # -- audit -----------------------------------------------------------------------------------
 
-    def _audit(self, record: AuditRecord) -> None:
-        try:
-            self.audit.append(record)
-        except GatewayError:
-            self.metrics.audit_failures.inc()
-            raise
-
-    def _audit_failure(
-        self,
-        kind: AuditKind,
-        principal: Principal,
-        request_id: str,
-        text: str,
-        exc: GatewayError,
-        timings: Timings,
-    ) -> None:
-        version = -1  # the policy store itself may be what failed
-        with suppress(GatewayError):
-            version = self.policy.version
-        details: dict[str, Any] = {"error": exc.code}
-        self._audit(
-            AuditRecord.of(
-                principal,
-                request_id=request_id,
-                kind=kind,
-                status="failed",
-                policy_version=version,
-                question=text,
-                latencies_ms=timings.stages,
-                details=details,
-            )
-        )
+def _view(draft: Draft) -> PolicyView:
+    if draft.view is None:  # pragma: no cover - _audited sets it before the body runs
+        raise RuntimeError("no policy view")
+    return draft.view
 
 
 def _refs(hits: list[Hit]) -> tuple[RetrievedRef, ...]:

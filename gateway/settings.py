@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MAX_QUESTION_CEILING = 32_000
+"""Upper bound of ``max_question_chars`` (and the request schema's own ceiling)."""
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "test"})
 
 
@@ -29,7 +31,8 @@ class OIDCSettings(BaseSettings):
     groups_claim: str = "groups"
     """Claim holding the caller's groups (a list, or a comma/space separated string)."""
     tenant_claim: str | None = None
-    """Claim holding the tenant; when unset, or absent from a token, the tenant is ``default_tenant``."""
+    """Claim holding the tenant. When set, a token without it is refused (401); when unset, every
+    caller is in ``default_tenant``."""
     default_tenant: str = "default"
     algorithms: tuple[str, ...] = ("RS256", "RS384", "PS256", "ES256", "EdDSA")
     """Allow-list of JWS algorithms. ``none`` and every ``HS*`` are refused whatever this says."""
@@ -39,8 +42,20 @@ class OIDCSettings(BaseSettings):
     """An unknown ``kid`` refreshes the JWKS at most this often."""
     jwks_cache_seconds: float = 3600.0
     userinfo_cache_seconds: float = 60.0
-    """Opaque tokens are resolved at the userinfo endpoint and cached (by token hash) this long at most."""
+    """Opaque-token results (introspection or userinfo) are cached by token hash this long at most."""
     http_timeout_seconds: float = 5.0
+    introspection_client_id: str | None = None
+    """Client id the gateway authenticates with at the RFC 7662 introspection endpoint. With it (and
+    the secret) opaque tokens are introspected and must be active and issued for us (audience or client)."""
+    introspection_client_secret: SecretStr | None = None
+    introspection_endpoint: str | None = None
+    """Override of the discovery document's ``introspection_endpoint``."""
+    allowed_client_ids: tuple[str, ...] = ()
+    """Introspected tokens whose ``aud`` does not name ``audience`` are still accepted when their
+    ``client_id`` is one of these (IdPs that put the client, not the resource, in opaque tokens)."""
+    accept_userinfo_tokens: bool = False
+    """Opt-in: accept opaque tokens that the userinfo endpoint resolves. Userinfo says nothing about
+    the audience, so a token issued to *any* client of the IdP would work here; off by default."""
 
     @field_validator("algorithms")
     @classmethod
@@ -109,6 +124,24 @@ class EmbeddingSettings(BaseSettings):
     threads: int | None = None
 
 
+class IngestSettings(BaseSettings):
+    """Bounds on the work one document may cost (``docs/decisions.md``: ingest isolation)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_INGEST_", extra="ignore")
+
+    max_chunks: int = Field(default=2000, ge=1)
+    """A document that would produce more chunks is refused (413) before any embedding is spent."""
+    parse_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Parsing and chunking run in a worker process that is killed when it takes longer."""
+    workers: int = Field(default=1, ge=1, le=16)
+    """Parse worker processes (niced) and the number of documents indexed at once."""
+    inline_bytes: int = Field(default=256 * 1024, ge=0)
+    """Plain text and markdown up to this size are prepared in-process: a worker round trip costs
+    more than the work (chunking runs at about 1 MB/s here)."""
+    queue_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a document waits for a free indexing slot before the answer is 503 ``ingest_busy``."""
+
+
 class ChunkingSettings(BaseSettings):
     """Structure-aware chunking."""
 
@@ -157,11 +190,20 @@ class Settings(BaseSettings):
     """Allow the development issuer on PostgreSQL anyway (explicit, logged loudly)."""
     policy_poll_seconds: float = 1.0
     """How often each process checks the policy version row; changes apply within twice this."""
+    policy_max_stale_seconds: float = Field(default=10.0, gt=0)
+    """After a failed reload or version check the last good policy is enforced at most this long
+    (never less than three polls); then every decision refuses (503) until the store answers."""
+    platform_tenant: str | None = None
+    """The one tenant whose administrators may administer other tenants (and ``*`` rules), when
+    policy grants them admin there. Unset (default): nobody administers outside their own tenant."""
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+    """On SIGTERM, in-flight requests get this long; then parse workers are killed and we exit."""
     log_level: str = "INFO"
     auto_migrate: bool = True
     """Run ``alembic upgrade head`` at start (and load the seed policy into an empty store)."""
     max_document_bytes: int = 20 * 1024 * 1024
-    max_question_chars: int = 2000
+    max_question_chars: int = Field(default=2000, ge=1, le=MAX_QUESTION_CEILING)
+    """Longer questions and search queries are refused (400)."""
 
     oidc: OIDCSettings = Field(default_factory=OIDCSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
@@ -169,6 +211,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -197,15 +240,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dangerous_combinations(self) -> Settings:
+        if self.dev_issuer and self.environment not in ("development", "test"):
+            # Whatever the database: a key in the data dir must never vouch for anyone in production.
+            raise ValueError("the development issuer is refused outside GATEWAY_ENVIRONMENT=development or test")
         if self.dev_issuer and self.is_postgres and not self.force_dev_issuer:
             raise ValueError(
                 "GATEWAY_DEV_ISSUER=true on a PostgreSQL database: the development issuer is for local use. "
                 "Set GATEWAY_FORCE_DEV_ISSUER=true if you really mean it."
             )
-        if self.dev_issuer and self.environment == "production" and self.is_postgres and not self.force_dev_issuer:
-            raise ValueError("the development issuer is refused in production")
         if self.search.backend == "opensearch" and not self.opensearch.url:
             raise ValueError("GATEWAY_SEARCH_BACKEND=opensearch needs GATEWAY_OPENSEARCH_URL")
+        if self.platform_tenant is not None and self.platform_tenant == "*":
+            raise ValueError("GATEWAY_PLATFORM_TENANT names one concrete tenant, not '*'")
         pw = self.opensearch.password
         if pw is not None and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS and self.environment == "production":
             raise ValueError("GATEWAY_OPENSEARCH_PASSWORD is a placeholder; refusing to start in production")

@@ -1,22 +1,52 @@
-"""``/v1/admin``: policy administration, access explain and audit search (policy-guarded)."""
+"""``/v1/admin``: policy administration, access explain and the audit trail.
+
+Every route declares what it needs with ``requires(resource, action, tenant_of=...)``: the right is
+checked in the tenant the request is about (a rule's own tenant, the ``tenant`` query parameter, the
+explained document's tenant), refusals are audited in that tenant, and the handler receives the
+resulting ``AdminScope`` by injection.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
-from litestar.params import FromQuery, JSONBody
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from gateway.admin.audit_trail import AuditTrail
+from gateway.admin.policies import PolicyAdmin
+from gateway.admin.scope import AdminScope
+from gateway.api.body import decode_strict
 from gateway.api.schemas import ExplainIn, ExplainOut, PolicyRuleIn
-from gateway.api.security import authenticate, require, services_of
-from gateway.api.v1 import audit_change
+from gateway.api.security import Connection, authenticate, own_tenant, query_tenant, requires
+from gateway.audit.log import MAX_SEARCH_LIMIT
+from gateway.auth.claims import valid_group, valid_subject
 from gateway.auth.principal import Principal
-from gateway.authz.service import PolicyRule
-from gateway.errors import NotFound
-from gateway.ingest.service import document_ref
+from gateway.authz.rules import PolicyRule
+from gateway.authz.tenancy import rule_tenant
+from gateway.errors import InvalidRequest, NotFound
+from gateway.ingest.service import DocumentService, document_ref
 
-AuthedRequest = Request[Principal, Any, State]
+MAX_SEQUENCE = 2**63 - 1
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_SEARCH_LIMIT)]
+Sequence = Annotated[int | None, QueryParameter(ge=1, le=MAX_SEQUENCE)]
+
+
+async def _rule_tenant(connection: Connection) -> str:
+    body = await decode_strict(_request(connection), PolicyRuleIn)
+    return rule_tenant(PolicyRule(body.ptype, tuple(body.rule)))
+
+
+async def _explain_tenant(connection: Connection) -> str:
+    body = await decode_strict(_request(connection), ExplainIn)
+    return body.tenant if body.tenant is not None else await own_tenant(connection)
+
+
+def _request(connection: Connection) -> Request[Any, Any, Any]:
+    if not isinstance(connection, Request):  # pragma: no cover - guards of HTTP routes get the Request
+        raise InvalidRequest("a request body is required")
+    return connection
 
 
 class AdminController(Controller):
@@ -24,74 +54,115 @@ class AdminController(Controller):
     path = "/v1/admin"
     tags = ("admin",)
 
-    @get("/policies", sync_to_thread=True)
-    def list_policies(self, request: AuthedRequest) -> dict[str, Any]:
-        services = services_of(request)
-        require(services, request.user, "system:policies", "read")
-        rules = services.policy.list_rules()
+    @get(
+        "/policies",
+        sync_to_thread=True,
+        guards=[requires("system:policies", "read", audit_action="policy.list", tenant_of=query_tenant())],
+    )
+    def list_policies(
+        self,
+        admin: NamedDependency[AdminScope],
+        policy_admin: NamedDependency[PolicyAdmin],
+        tenant: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """The rules of one tenant (``?tenant=``, default the caller's; ``*``: rules for every tenant)."""
+        rules = policy_admin.rules(admin)
         return {
-            "version": services.policy.version,
+            "tenant": admin.tenant,
+            "version": admin.view.version,
             "rules": [{"ptype": r.ptype, "rule": list(r.fields)} for r in rules],
         }
 
-    @post("/policies", sync_to_thread=True, status_code=201)
-    def add_policy(self, request: AuthedRequest, data: JSONBody[PolicyRuleIn]) -> dict[str, Any]:
-        return _change_policy(request, data, "add")
+    @post(
+        "/policies",
+        sync_to_thread=True,
+        status_code=201,
+        guards=[requires("system:policies", "admin", audit_action="policy.add", tenant_of=_rule_tenant)],
+    )
+    def add_policy(
+        self,
+        data: JSONBody[PolicyRuleIn],
+        admin: NamedDependency[AdminScope],
+        policy_admin: NamedDependency[PolicyAdmin],
+    ) -> dict[str, Any]:
+        """Add a rule; needs ``system:policies`` admin in the rule's own tenant."""
+        return _change(data, admin, policy_admin, "add")
 
-    @delete("/policies", sync_to_thread=True, status_code=200)
-    def remove_policy(self, request: AuthedRequest, data: JSONBody[PolicyRuleIn]) -> dict[str, Any]:
-        return _change_policy(request, data, "remove")
+    @delete(
+        "/policies",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[requires("system:policies", "admin", audit_action="policy.remove", tenant_of=_rule_tenant)],
+    )
+    def remove_policy(
+        self,
+        data: JSONBody[PolicyRuleIn],
+        admin: NamedDependency[AdminScope],
+        policy_admin: NamedDependency[PolicyAdmin],
+    ) -> dict[str, Any]:
+        """Remove a rule; needs ``system:policies`` admin in the rule's own tenant."""
+        return _change(data, admin, policy_admin, "remove")
 
-    @post("/explain", sync_to_thread=True, status_code=200)
-    def explain(self, request: AuthedRequest, data: JSONBody[ExplainIn]) -> ExplainOut:
+    @post(
+        "/explain",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[requires("system:policies", "read", audit_action="policy.explain", tenant_of=_explain_tenant)],
+    )
+    def explain(
+        self, data: JSONBody[ExplainIn], admin: NamedDependency[AdminScope], documents: NamedDependency[DocumentService]
+    ) -> ExplainOut:
         """Why would ``subject`` (with ``groups``) be allowed or denied this document?"""
-        services = services_of(request)
-        tenant = data.tenant or request.user.tenant
-        # The caller needs policy read *in the tenant asked about*: a tenant-scoped admin must not
-        # explain (and so probe) another tenant's documents.
-        caller = Principal(request.user.subject, tenant, request.user.groups)
-        require(services, caller, "system:policies", "read")
-        who = Principal(subject=data.subject, tenant=tenant, groups=frozenset(data.groups))
-        row = services.documents.find(tenant, data.document_id)
+        if not valid_subject(data.subject) or not all(valid_group(g) for g in data.groups):
+            raise InvalidRequest("subject and groups must look like the ones tokens carry")
+        who = Principal(subject=data.subject, tenant=admin.tenant, groups=frozenset(data.groups))
+        row = documents.find(admin.tenant, data.document_id)
         if row is None:
+            details = {"reason": "absent", "document_id": data.document_id}
+            documents.audit.append(
+                admin.record(kind="admin", status="refused", action="policy.explain", details=details)
+            )
             raise NotFound("no such document")
-        decision = services.policy.explain(who, document_ref(row))
+        decision = admin.view.explain(who, document_ref(row))
         return ExplainOut(
             allowed=decision.allowed,
             decision="allow" if decision.allowed else "deny",
             rules=list(decision.rules),
             reason=decision.reason,
-            principals=sorted(services.policy.expand(who)),
+            principals=sorted(admin.view.expand(who)),
             document_id=row.document_id,
-            policy_version=services.policy.version,
+            policy_version=admin.view.version,
         )
 
-    @get("/audit", sync_to_thread=True)
+    @get(
+        "/audit",
+        sync_to_thread=True,
+        guards=[requires("system:audit", "read", kind="read", audit_action="audit.read", tenant_of=query_tenant())],
+    )
     def audit_search(
         self,
-        request: AuthedRequest,
+        admin: NamedDependency[AdminScope],
+        audit_trail: NamedDependency[AuditTrail],
+        tenant: FromQuery[str | None] = None,
         subject: FromQuery[str | None] = None,
         kind: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
-        before: FromQuery[int | None] = None,
+        limit: Limit = 50,
+        before: Sequence = None,
     ) -> dict[str, Any]:
-        """Recent audit rows of the caller's tenant (auditors and admins)."""
-        services = services_of(request)
-        require(services, request.user, "system:audit", "read")
-        rows = services.audit.search(
-            tenant=request.user.tenant,
-            subject=subject,
-            kind=kind,
-            limit=max(1, min(limit, 500)),
-            before_sequence=before,
-        )
-        return {"rows": rows}
+        """Newest audit rows of one tenant. Question, answer and citation titles only for
+        ``system:audit-content`` readers; metadata for the rest. The read itself is audited."""
+        return {"rows": audit_trail.search(admin, subject=subject, kind=kind, limit=limit, before=before)}
 
-    @post("/audit/verify", sync_to_thread=True, status_code=200)
-    def audit_verify(self, request: AuthedRequest) -> dict[str, Any]:
-        services = services_of(request)
-        require(services, request.user, "system:audit", "read")
-        result = services.audit.verify()
+    @post(
+        "/audit/verify",
+        sync_to_thread=True,
+        status_code=200,
+        guards=[requires("system:audit", "read", kind="read", audit_action="audit.verify")],
+    )
+    def audit_verify(
+        self, admin: NamedDependency[AdminScope], audit_trail: NamedDependency[AuditTrail]
+    ) -> dict[str, Any]:
+        result = audit_trail.verify(admin)
         return {
             "ok": result.ok,
             "rows_checked": result.rows_checked,
@@ -100,14 +171,8 @@ class AdminController(Controller):
         }
 
 
-def _change_policy(request: AuthedRequest, data: PolicyRuleIn, op: Literal["add", "remove"]) -> dict[str, Any]:
-    """Add or remove one rule (admin on ``system:policies``); audited before the response leaves."""
-    services = services_of(request)
-    require(services, request.user, "system:policies", "admin")
-    rule = PolicyRule(ptype=data.ptype, fields=tuple(data.rule))
-    apply = services.policy.add_rule if op == "add" else services.policy.remove_rule
-    changed = apply(rule, actor=request.user.user_principal)
-    audit_change(
-        services, request.user, f"policy.{op}", {"ptype": rule.ptype, "rule": list(rule.fields), "changed": changed}
-    )
-    return {"added" if op == "add" else "removed": changed, "version": services.policy.version}
+def _change(
+    data: PolicyRuleIn, admin: AdminScope, policy_admin: PolicyAdmin, op: Literal["add", "remove"]
+) -> dict[str, Any]:
+    changed = policy_admin.change(admin, PolicyRule(ptype=data.ptype, fields=tuple(data.rule)), op)
+    return {"added" if op == "add" else "removed": changed, "tenant": admin.tenant}

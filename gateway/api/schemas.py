@@ -6,7 +6,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-Question = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+from gateway.settings import MAX_QUESTION_CEILING
+
+# The schema's ceiling; the configured limit (GATEWAY_MAX_QUESTION_CHARS) is enforced by the pipeline.
+Question = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUESTION_CEILING)]
 Collections = Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=100)]
 K = Annotated[int, msgspec.Meta(ge=1, le=50)]
 
@@ -96,6 +99,7 @@ class DocumentInfoOut(msgspec.Struct):
 
 class PolicyRuleIn(msgspec.Struct, forbid_unknown_fields=True):
     ptype: Annotated[str, msgspec.Meta(pattern="^(p|g)$")]
+    """``p`` or ``g`` (``validate_rule`` checks the exact value: a schema pattern's ``$`` lets "p\\n" by)."""
     rule: Annotated[list[Annotated[str, msgspec.Meta(max_length=255)]], msgspec.Meta(min_length=2, max_length=6)]
 
 

@@ -1,4 +1,4 @@
-"""``/v1`` search, ask and document routes: each handler is a few lines over the services."""
+"""``/v1`` search, ask and document routes: each handler is a few lines over injected services."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from gateway.api.body import strict_body
 from gateway.api.schemas import (
     AskBody,
     AskOut,
@@ -22,37 +24,24 @@ from gateway.api.schemas import (
     SearchHitOut,
     SearchOut,
 )
-from gateway.api.security import authenticate, services_of
-from gateway.audit.record import AuditRecord, AuditStatus
+from gateway.api.security import authenticate
 from gateway.auth.principal import Principal
-from gateway.deps import Services
 from gateway.errors import InvalidRequest
-from gateway.ingest.documents import DocumentInput
-from gateway.ingest.parsers import parse_document
+from gateway.ingest.documents import Submission
+from gateway.ingest.service import Context, DocumentService
 from gateway.observability import request_id_var
+from gateway.pipeline import AnswerPipeline
+from gateway.settings import Settings
 
 AuthedRequest = Request[Principal, Any, State]
 
 
-def _k(services: Services, k: int | None) -> int:
-    return min(k or services.settings.search.default_k, services.settings.search.max_k)
+def _k(settings: Settings, k: int | None) -> int:
+    return min(k or settings.search.default_k, settings.search.max_k)
 
 
-def audit_change(
-    services: Services, principal: Principal, action: str, details: dict[str, Any], status: AuditStatus = "ok"
-) -> None:
-    """One audit row per administrative or data change, written before the response leaves."""
-    services.audit.append(
-        AuditRecord.of(
-            principal,
-            request_id=request_id_var.get(),
-            kind="admin",
-            status=status,
-            policy_version=services.policy.version,
-            action=action,
-            details=details,
-        )
-    )
+def _scope(collections: list[str] | None) -> frozenset[str] | None:
+    return frozenset(collections) if collections else None
 
 
 class RetrievalController(Controller):
@@ -60,63 +49,58 @@ class RetrievalController(Controller):
     path = "/v1"
     tags = ("retrieval",)
 
-    @post("/search", sync_to_thread=True, status_code=200)
-    def search(self, request: AuthedRequest, data: JSONBody[SearchBody]) -> SearchOut:
+    @post("/search", sync_to_thread=True, status_code=200, before_request=strict_body(SearchBody))
+    def search(
+        self,
+        request: AuthedRequest,
+        data: JSONBody[SearchBody],
+        pipeline: NamedDependency[AnswerPipeline],
+        settings: NamedDependency[Settings],
+    ) -> SearchOut:
         """Hybrid search over the documents the caller may read; nothing else is ever scored."""
-        services = services_of(request)
-        out = services.pipeline.search(
+        out = pipeline.search(
             request.user,
             data.query,
-            k=_k(services, data.k),
-            collections=frozenset(data.collections) if data.collections else None,
+            k=_k(settings, data.k),
+            collections=_scope(data.collections),
             one_per_document=data.one_per_document,
             request_id=request_id_var.get(),
         )
-        return SearchOut(
-            hits=[
-                SearchHitOut(
-                    document_id=h.document_id,
-                    chunk_id=h.chunk_id,
-                    title=h.title,
-                    version=h.version,
-                    score=h.score,
-                    text=h.text,
-                    highlights=list(h.highlights),
-                    collection=h.collection,
-                )
-                for h in out.hits
-            ],
-            request_id=out.request_id,
-        )
+        hits = [
+            SearchHitOut(
+                document_id=h.document_id, chunk_id=h.chunk_id, title=h.title, version=h.version, score=h.score,
+                text=h.text, highlights=list(h.highlights), collection=h.collection,
+            )
+            for h in out.hits
+        ]  # fmt: skip
+        return SearchOut(hits=hits, request_id=out.request_id)
 
-    @post("/ask", sync_to_thread=True, status_code=200)
-    def ask(self, request: AuthedRequest, data: JSONBody[AskBody]) -> AskOut:
+    @post("/ask", sync_to_thread=True, status_code=200, before_request=strict_body(AskBody))
+    def ask(
+        self,
+        request: AuthedRequest,
+        data: JSONBody[AskBody],
+        pipeline: NamedDependency[AnswerPipeline],
+        settings: NamedDependency[Settings],
+    ) -> AskOut:
         """Answer with citations from permitted passages; audited before the response leaves."""
-        services = services_of(request)
-        out = services.pipeline.ask(
+        out = pipeline.ask(
             request.user,
             data.question,
-            k=_k(services, data.k),
-            collections=frozenset(data.collections) if data.collections else None,
+            k=_k(settings, data.k),
+            collections=_scope(data.collections),
             request_id=request_id_var.get(),
         )
         c = out.completion
+        citations = [
+            CitationOut(
+                marker=x.marker, document_id=x.document_id, chunk_id=x.chunk_id, title=x.title, version=x.version,
+                score=x.score,
+            )
+            for x in c.citations
+        ]  # fmt: skip
         return AskOut(
-            answer=c.text,
-            request_id=out.request_id,
-            answered=c.answered,
-            generator=c.generator,
-            citations=[
-                CitationOut(
-                    marker=x.marker,
-                    document_id=x.document_id,
-                    chunk_id=x.chunk_id,
-                    title=x.title,
-                    version=x.version,
-                    score=x.score,
-                )
-                for x in c.citations
-            ],
+            answer=c.text, request_id=out.request_id, answered=c.answered, generator=c.generator, citations=citations
         )
 
 
@@ -125,33 +109,28 @@ class DocumentController(Controller):
     path = "/v1/documents"
     tags = ("documents",)
 
-    @post("/", sync_to_thread=True)
-    def put_document(self, request: AuthedRequest, data: JSONBody[DocumentIn]) -> Response[DocumentOut]:
-        """Ingest (or re-ingest) a document; 201 when a new version was indexed, 200 when unchanged."""
-        services = services_of(request)
-        services.documents.require_write(request.user, data.collection)  # before parsing anything
-        doc = _to_input(data, services.settings.max_document_bytes)
-        result = services.documents.ingest(request.user, doc)
-        audit_change(
-            services,
-            request.user,
-            "document.put",
-            {
-                "document_id": result.document_id,
-                "version": result.version,
-                "status": result.status,
-                "collection": doc.collection,
-                "changed": result.created,
-                "chunks": result.chunk_count,
-            },
-        )
+    @post("/", sync_to_thread=True, before_request=strict_body(DocumentIn))
+    def put_document(
+        self,
+        request: AuthedRequest,
+        data: JSONBody[DocumentIn],
+        documents: NamedDependency[DocumentService],
+        settings: NamedDependency[Settings],
+    ) -> Response[DocumentOut]:
+        """Ingest (or re-ingest) a document: 201 when a new version was indexed, 200 when unchanged.
+
+        Updating needs read and write on the document as it exists; an id the caller may not read
+        answers 404, exactly like a DELETE of an absent id.
+        """
+        result = documents.put(_context(request), _submission(data, settings.max_document_bytes))
         body = DocumentOut(id=result.document_id, version=result.version, status=result.status)
         return Response(body, status_code=201 if result.created else 200)
 
     @get("/{document_id:path}", sync_to_thread=True)
-    def get_document(self, request: AuthedRequest, document_id: FromPath[str]) -> DocumentInfoOut:
-        services = services_of(request)
-        row = services.documents.get(request.user, document_id.lstrip("/"))
+    def get_document(
+        self, request: AuthedRequest, document_id: FromPath[str], documents: NamedDependency[DocumentService]
+    ) -> DocumentInfoOut:
+        row = documents.get(_context(request), document_id.lstrip("/"))
         return DocumentInfoOut(
             id=row.document_id,
             version=row.version,
@@ -166,54 +145,47 @@ class DocumentController(Controller):
         )
 
     @delete("/{document_id:path}", sync_to_thread=True, status_code=200)
-    def delete_document(self, request: AuthedRequest, document_id: FromPath[str]) -> DocumentOut:
-        services = services_of(request)
-        row = services.documents.delete(request.user, document_id.lstrip("/"))
-        audit_change(
-            services,
-            request.user,
-            "document.delete",
-            {"document_id": row.document_id, "version": row.version, "collection": row.collection},
-        )
+    def delete_document(
+        self, request: AuthedRequest, document_id: FromPath[str], documents: NamedDependency[DocumentService]
+    ) -> DocumentOut:
+        row = documents.delete(_context(request), document_id.lstrip("/"))
         return DocumentOut(id=row.document_id, version=row.version, status="deleted")
 
 
-def _to_input(data: JSONBody[DocumentIn], max_bytes: int) -> DocumentInput:
+def _context(request: AuthedRequest) -> Context:
+    return Context(principal=request.user, request_id=request_id_var.get())
+
+
+def _submission(data: DocumentIn, max_bytes: int) -> Submission:
+    """Transport decoding only (base64, timestamps); parsing belongs to the ingest flow."""
     if (data.text is None) == (data.content_base64 is None):
         raise InvalidRequest("give exactly one of 'text' or 'content_base64' (with 'mime_type')")
-    title = data.title
-    mime = data.mime_type or "text/plain"
+    content = None
     if data.content_base64 is not None:
         if data.mime_type is None:
             raise InvalidRequest("'content_base64' needs 'mime_type'")
         if len(data.content_base64) > max_bytes * 4 // 3 + 4:
             raise InvalidRequest("document too large")
         try:
-            raw = base64.b64decode(data.content_base64, validate=True)
+            content = base64.b64decode(data.content_base64, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidRequest("'content_base64' is not valid base64") from None
-        parsed = parse_document(raw, data.mime_type, max_bytes=max_bytes)
-        text = parsed.text
-        title = title or parsed.title
-    else:
-        text = data.text or ""
-        if len(text.encode()) > max_bytes:
-            raise InvalidRequest("document too large")
     updated = None
     if data.updated_at:
         try:
             updated = datetime.fromisoformat(data.updated_at)
         except ValueError:
             raise InvalidRequest("'updated_at' must be an ISO 8601 timestamp") from None
-    return DocumentInput(
+    return Submission(
         document_id=data.id,
-        title=title or data.id,
-        text=text,
         collection=data.collection,
+        title=data.title,
+        text=data.text,
+        content=content,
+        mime_type=data.mime_type or "text/plain",
         allow=tuple(data.acl.allow),
         deny=tuple(data.acl.deny),
         labels=tuple(data.labels),
         source_uri=data.source_uri,
-        mime_type=mime,
         updated_at=updated,
     )

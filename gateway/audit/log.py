@@ -14,9 +14,11 @@ rather than fork the chain. Writes use SQLAlchemy Core on one connection, not th
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select
@@ -75,20 +77,36 @@ class AuditLog:
         Raises:
             AuditUnavailable: the row could not be written (the cause is logged, not exposed).
         """
+        with self.transaction() as tx:
+            return tx.append(record)
+
+    @contextmanager
+    def transaction(self) -> Iterator[AuditTransaction]:
+        """One transaction holding the chain's write lock, for a change and its audit row together.
+
+        The caller runs its SQL change on ``tx.connection`` and appends the row with ``tx.append``;
+        both commit when the block ends, or neither does (an exception rolls everything back). The
+        lock is taken first, so keep the block short: every other append waits for it.
+
+        Raises:
+            AuditUnavailable: the lock, an append or the commit failed (the change is not applied).
+        """
         try:
-            with self._engine.connect() as conn:
-                self._begin_serialised(conn)
-                last = conn.execute(select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)).first()
-                sequence, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
-                row = stored_row(record, sequence=sequence, prev_hash=prev_hash)
-                conn.execute(insert(T), row)
-                conn.commit()
+            conn = self._engine.connect()
+            self._begin_serialised(conn)
         except SQLAlchemyError as exc:
-            logger.error("audit append failed (request %s)", record.request_id, exc_info=exc)
+            logger.error("audit transaction could not start", exc_info=exc)
             raise AuditUnavailable() from exc
-        entry = AuditEntry(sequence=sequence, row_hash=row["row_hash"])
-        self._notify(entry)
-        return entry
+        with conn:
+            tx = AuditTransaction(conn)
+            yield tx
+            try:
+                conn.commit()
+            except SQLAlchemyError as exc:
+                logger.error("audit transaction commit failed", exc_info=exc)
+                raise AuditUnavailable() from exc
+        for entry in tx.entries:  # only once committed: listeners (the anchorer) see real rows
+            self._notify(entry)
 
     def _begin_serialised(self, conn: Connection) -> None:
         """Start the append transaction holding the chain's write lock."""
@@ -103,16 +121,29 @@ class AuditLog:
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
 
     def ping(self) -> None:
-        """Check that the audit table can be read.
+        """Check that a row *could be appended* now: insert a probe row and roll it back.
+
+        Readiness must follow writability, not readability: a read-only database, a revoked insert
+        privilege or a failing trigger all leave reads working while every answer would be a 503.
+        The probe has a negative sequence (never a chain position), holds no chain lock, and is
+        never committed.
 
         Raises:
-            AuditUnavailable: the database or the table is not there.
+            AuditUnavailable: the row could not be written.
         """
+        probe: dict[str, Any] = {
+            "sequence": -secrets.randbelow(2**62) - 1, "request_id": "readiness-probe",
+            "occurred_at": datetime.now(UTC), "tenant": "-", "subject": "-", "groups": [], "policy_version": 0,
+            "kind": "probe", "action": "", "status": "probe", "question": None, "answer": None, "citations": [],
+            "retrieved": [], "generator": None, "guards": {}, "latencies_ms": {}, "details": {},
+            "prev_hash": "", "row_hash": "",
+        }  # fmt: skip
         try:
             with self._engine.connect() as conn:
-                conn.execute(select(T.c.sequence).limit(1)).first()
+                conn.execute(insert(T), probe)
+                conn.rollback()
         except SQLAlchemyError as exc:
-            logger.error("audit store ping failed", exc_info=exc)
+            logger.error("audit store write probe failed", exc_info=exc)
             raise AuditUnavailable() from exc
 
     def head(self) -> AuditEntry | None:
@@ -228,3 +259,33 @@ class AuditLog:
         except SQLAlchemyError as exc:
             logger.error("audit read failed", exc_info=exc)
             raise AuditUnavailable() from exc
+
+
+class AuditTransaction:
+    """Appends inside one open, serialised transaction (see :meth:`AuditLog.transaction`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        """The transaction's connection: run the change that the audit rows describe on it."""
+        self.entries: list[AuditEntry] = []
+        """What was appended (the audit log notifies its listeners of these after the commit)."""
+
+    def append(self, record: AuditRecord) -> AuditEntry:
+        """Add ``record`` as the next row of the chain (committed with the transaction).
+
+        Raises:
+            AuditUnavailable: the row could not be written; the caller's transaction is then void.
+        """
+        try:
+            last = self.connection.execute(
+                select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)
+            ).first()
+            sequence, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
+            row = stored_row(record, sequence=sequence, prev_hash=prev_hash)
+            self.connection.execute(insert(T), row)
+        except SQLAlchemyError as exc:
+            logger.error("audit append failed (request %s)", record.request_id, exc_info=exc)
+            raise AuditUnavailable() from exc
+        entry = AuditEntry(sequence=sequence, row_hash=row["row_hash"])
+        self.entries.append(entry)
+        return entry

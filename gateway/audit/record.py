@@ -8,8 +8,11 @@ from typing import Any, Literal
 
 from gateway.auth.principal import Principal
 
-AuditKind = Literal["ask", "search", "admin", "ingest", "delete"]
-AuditStatus = Literal["answered", "no_answer", "refused", "failed", "ok"]
+AuditKind = Literal["ask", "search", "admin", "ingest", "delete", "read"]
+"""``read``: reading the audit trail or a document record (refusals and audit reads are audited)."""
+AuditStatus = Literal["answered", "no_answer", "refused", "failed", "ok", "pending"]
+"""``pending``: the intent row of an index write, written before the write; its outcome row
+(``ok`` or ``failed``) follows. An intent without an outcome marks a write that was interrupted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +57,19 @@ class AuditRecord:
         kind: AuditKind,
         status: AuditStatus,
         policy_version: int,
+        tenant: str | None = None,
         **fields: Any,
     ) -> AuditRecord:
-        """A record about ``principal``'s request, stamped now; ``fields`` fill in the rest."""
+        """A record about ``principal``'s request, stamped now; ``fields`` fill in the rest.
+
+        ``tenant`` (default: the principal's) is the tenant the row belongs to: the tenant a change
+        or a refused attempt was *about*, so that tenant's own auditors see it.
+        """
         return cls(
             request_id=request_id,
             kind=kind,
             status=status,
-            tenant=principal.tenant,
+            tenant=principal.tenant if tenant is None else tenant,
             subject=principal.subject,
             groups=tuple(sorted(principal.groups)),
             policy_version=policy_version,

@@ -30,13 +30,12 @@ def principal_from_claims(claims: Mapping[str, object], oidc: OIDCSettings) -> P
         oidc: Which claims hold groups and tenant, and the default tenant.
 
     Raises:
-        TokenRejected: ``sub`` is missing or unusable, or the tenant or groups are malformed.
+        TokenRejected: ``sub`` is missing or unusable, the groups are malformed, or the tenant is
+            malformed or missing while ``oidc.tenant_claim`` is configured.
     """
-    return Principal(
-        subject=_subject(claims.get("sub")),
-        tenant=_tenant(claims, oidc),
-        groups=_groups(claims.get(oidc.groups_claim)),
-    )
+    subject = _subject(claims.get("sub"))
+    groups = _groups(claims.get(oidc.groups_claim))
+    return Principal(subject=subject, tenant=_tenant(claims, oidc), groups=groups)
 
 
 def _subject(value: object) -> str:
@@ -53,9 +52,12 @@ def _subject(value: object) -> str:
 
 
 def _tenant(claims: Mapping[str, object], oidc: OIDCSettings) -> str:
-    if oidc.tenant_claim is None or claims.get(oidc.tenant_claim) is None:
+    if oidc.tenant_claim is None:
         return oidc.default_tenant
-    value = claims[oidc.tenant_claim]
+    value = claims.get(oidc.tenant_claim)
+    if value is None:
+        # A multi-tenant deployment: a token that names no tenant must not land in a default one.
+        raise TokenRejected(Reason.MISSING_TENANT)
     if not isinstance(value, str) or not _TENANT.fullmatch(value):
         raise TokenRejected(Reason.INVALID_TENANT)
     return value
@@ -80,3 +82,17 @@ def _groups(value: object) -> frozenset[str]:
             raise TokenRejected(Reason.INVALID_GROUPS)
         groups.append(name)
     return frozenset(groups)
+
+
+def valid_subject(value: str) -> bool:
+    """Would a token's ``sub`` with this value be accepted?"""
+    try:
+        _subject(value)
+    except TokenRejected:
+        return False
+    return True
+
+
+def valid_group(value: str) -> bool:
+    """Would a token's group with this name be accepted?"""
+    return _GROUP.fullmatch(value) is not None

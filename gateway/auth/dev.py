@@ -76,9 +76,13 @@ class DevIssuer:
         }
         if tenant is not None:
             claims[tenant_claim] = tenant
+        # Refuse to mint what the verifier would refuse, with the same rules (a configured tenant
+        # claim is required; an unconfigured one is checked only when a tenant is given).
+        check = (
+            oidc if oidc.tenant_claim else oidc.model_copy(update={"tenant_claim": tenant_claim if tenant else None})
+        )
         try:
-            # Refuse to mint what the verifier would refuse, with the same rules.
-            principal_from_claims(claims, oidc.model_copy(update={"tenant_claim": tenant_claim}))
+            principal_from_claims(claims, check)
         except TokenRejected as exc:
             raise ValueError(f"cannot mint a development token: {exc.reason.value}") from None
         return jwt.encode(claims, self._private_key, algorithm=_ALGORITHM, headers={"kid": self.kid})

@@ -32,6 +32,10 @@ class Reason(StrEnum):
     INVALID_TENANT = "invalid_tenant"
     INVALID_GROUPS = "invalid_groups"
     USERINFO_REFUSED = "userinfo_refused"
+    INTROSPECTION_REFUSED = "introspection_refused"
+    INACTIVE_TOKEN = "inactive_token"  # noqa: S105 - a reason code, not a secret
+    OPAQUE_TOKENS_REFUSED = "opaque_tokens_refused"
+    MISSING_TENANT = "missing_tenant"
     ISSUER_UNAVAILABLE = "issuer_unavailable"
     NO_ISSUER = "no_issuer"
     DEV_ISSUER_DISABLED = "dev_issuer_disabled"
@@ -56,8 +60,12 @@ class TokenRejected(AuthenticationError):
         self.kid = kid
 
     def log(self) -> None:
-        """Log the reason and the kid: never the token, its claims or any key material."""
-        logger.info("token rejected: reason=%s kid=%s", self.reason.value, _printable_kid(self.kid))
+        """Log the reason and the kid at DEBUG: never the token, its claims or any key material.
+
+        DEBUG because anyone can cause one per request; operators see refusals through the
+        ``gateway_auth_failures_total`` metric and a rate-limited security line (``gateway.api.security``).
+        """
+        logger.debug("token rejected: reason=%s kid=%s", self.reason.value, _printable_kid(self.kid))
 
 
 def _printable_kid(kid: str | None) -> str:

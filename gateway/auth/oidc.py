@@ -1,4 +1,10 @@
-"""The configured OIDC issuer: discovery, JWT access tokens by JWKS, opaque tokens by userinfo."""
+"""The configured OIDC issuer: discovery, JWT access tokens by JWKS, opaque tokens by introspection.
+
+Opaque tokens are introspected (RFC 7662, ``gateway.auth.introspection``) when introspection
+credentials are configured. Resolving them at userinfo instead is an explicit opt-in
+(``GATEWAY_OIDC_ACCEPT_USERINFO_TOKENS``): userinfo cannot tell whether a token was issued for us.
+Without either, opaque tokens are refused.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from typing import Any
 import httpx
 
 from gateway.auth.failure import IssuerUnreachable, Reason, TokenRejected
+from gateway.auth.introspection import accepted_claims, cache_seconds
 from gateway.auth.jwks import JWKSCache
 from gateway.auth.jws import allowed_algorithms, decode_verified, key_for, read_header
 from gateway.settings import OIDCSettings
@@ -32,6 +39,7 @@ class ProviderMetadata:
 
     jwks_uri: str
     userinfo_endpoint: str | None
+    introspection_endpoint: str | None = None
 
 
 class OIDCIssuer:
@@ -79,6 +87,71 @@ class OIDCIssuer:
             audience=self._oidc.audience,
             leeway=self._oidc.leeway_seconds,
         )
+
+    async def opaque(self, token: str) -> Mapping[str, Any]:
+        """The claims of an opaque token: introspected, or (opt-in only) resolved at userinfo.
+
+        Raises:
+            TokenRejected: refused by the IdP or by our checks; ``opaque_tokens_refused`` when
+                neither introspection nor userinfo acceptance is configured.
+        """
+        if self._oidc.introspection_client_id and self._oidc.introspection_client_secret:
+            return await self.introspect(token)
+        if self._oidc.accept_userinfo_tokens:
+            return await self.userinfo(token)
+        raise TokenRejected(Reason.OPAQUE_TOKENS_REFUSED)
+
+    async def introspect(self, token: str) -> Mapping[str, Any]:
+        """RFC 7662 introspection with our client credentials; accepted answers cached by token hash.
+
+        Raises:
+            TokenRejected: inactive, expired, not for us, or ``issuer_unavailable``.
+        """
+        digest = "i:" + hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._userinfo_cache.get(digest)
+        if cached is not None and cached[0] > now:
+            if isinstance(cached[1], Reason):
+                raise TokenRejected(cached[1])
+            return cached[1]
+        try:
+            status, body = await self._introspection_call(token)
+        except IssuerUnreachable as exc:
+            logger.warning("introspection unavailable: %s", exc)
+            raise TokenRejected(Reason.ISSUER_UNAVAILABLE) from None
+        if status in (400, 401, 403) or (status == 200 and not isinstance(body, dict)):
+            logger.warning("introspection refused our request (HTTP %d): check the client credentials", status)
+            raise TokenRejected(Reason.ISSUER_UNAVAILABLE)
+        if status != 200:
+            raise TokenRejected(Reason.ISSUER_UNAVAILABLE)
+        try:
+            claims = accepted_claims(body, self._oidc, issuer=self._issuer, now=time.time())
+        except TokenRejected as refused:
+            ttl = min(NEGATIVE_CACHE_SECONDS, self._oidc.userinfo_cache_seconds)
+            self._remember(digest, now + ttl, refused.reason)
+            raise
+        self._remember(digest, now + cache_seconds(claims, self._oidc, now=time.time()), claims)
+        return claims
+
+    async def _introspection_call(self, token: str) -> tuple[int, object]:
+        endpoint = self._oidc.introspection_endpoint or (await self._provider_metadata()).introspection_endpoint
+        if endpoint is None:
+            raise IssuerUnreachable("discovery names no introspection_endpoint")
+        secret = self._oidc.introspection_client_secret
+        auth = (self._oidc.introspection_client_id or "", secret.get_secret_value() if secret else "")
+        form = {"token": token, "token_type_hint": "access_token"}
+        try:
+            response = await self._http.post(endpoint, data=form, auth=auth, headers={"Accept": "application/json"})
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise IssuerUnreachable(f"{type(exc).__name__} from the issuer") from None
+        if len(response.content) > MAX_DOCUMENT_BYTES:
+            raise IssuerUnreachable("response too large")
+        if response.status_code != 200:
+            return response.status_code, None
+        try:
+            return 200, response.json()
+        except ValueError:
+            raise IssuerUnreachable("response is not JSON") from None
 
     async def userinfo(self, token: str) -> Mapping[str, Any]:
         """Resolve an opaque access token at the userinfo endpoint; results cached by token hash.
@@ -143,10 +216,13 @@ class OIDCIssuer:
         # OIDC Discovery §4.3: the document must name exactly the issuer we asked, else it is
         # someone else's configuration (or a misconfiguration) and none of its URLs are trusted.
         jwks_uri, userinfo = body.get("jwks_uri"), body.get("userinfo_endpoint")
+        introspection = body.get("introspection_endpoint")
         if body.get("issuer") != self._issuer or not _is_http_url(jwks_uri):
             raise IssuerUnreachable("discovery document names another issuer or no jwks_uri")
         self._metadata = ProviderMetadata(
-            jwks_uri=str(jwks_uri), userinfo_endpoint=str(userinfo) if _is_http_url(userinfo) else None
+            jwks_uri=str(jwks_uri),
+            userinfo_endpoint=str(userinfo) if _is_http_url(userinfo) else None,
+            introspection_endpoint=str(introspection) if _is_http_url(introspection) else None,
         )
         self._metadata_at = now
         return self._metadata

@@ -4,7 +4,7 @@ Routing (the unverified ``iss`` is read only to choose a verifier, never to trus
 
 * a JWT from the development issuer → the local key, and only when ``settings.dev_issuer`` is on;
 * any other JWT → the configured OIDC issuer's JWKS;
-* anything else (an opaque token) → the issuer's userinfo endpoint.
+* anything else (an opaque token) → RFC 7662 introspection at the issuer (or, opted in, userinfo).
 
 With neither an issuer nor the development issuer configured, every token fails.
 """
@@ -81,7 +81,7 @@ class TokenVerifier:
         if not looks_like_jwt(token):
             if self._oidc is None:
                 raise TokenRejected(Reason.NO_ISSUER)
-            return await self._oidc.userinfo(token)
+            return await self._oidc.opaque(token)
         if peek_issuer(token) == DEV_ISSUER:
             if self._dev is None:
                 raise TokenRejected(Reason.DEV_ISSUER_DISABLED)

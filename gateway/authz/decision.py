@@ -12,6 +12,8 @@ class Decision:
     allowed: bool
     rules: tuple[str, ...]
     reason: str
+    denied: bool = False
+    """A deny line matched (as opposed to: no line allowed). Deny beats every other grant."""
 
 
 @dataclass(frozen=True)

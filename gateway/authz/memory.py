@@ -1,10 +1,13 @@
-"""An in-memory policy store with the database store's interface, for tests and benchmarks."""
+"""An in-memory policy store with the database store's interface, for tests and benchmarks.
+
+``connection`` is accepted and ignored: there is no transaction to share in memory.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.authz.rules import PolicyRule
 
@@ -15,10 +18,10 @@ class PolicyStorePort(Protocol):
     def ensure_state_row(self) -> None: ...
     def read_version(self) -> int: ...
     def load(self) -> tuple[int, list[PolicyRule]]: ...
-    def add(self, rule: PolicyRule, actor: str) -> bool: ...
-    def remove(self, rule: PolicyRule, actor: str) -> bool: ...
-    def replace_all(self, rules: Sequence[PolicyRule], actor: str) -> None: ...
-    def seed_if_empty(self, rules: Sequence[PolicyRule], actor: str) -> bool: ...
+    def add(self, rule: PolicyRule, actor: str, connection: Any = None) -> bool: ...
+    def remove(self, rule: PolicyRule, actor: str, connection: Any = None) -> bool: ...
+    def replace_all(self, rules: Sequence[PolicyRule], actor: str, connection: Any = None) -> None: ...
+    def seed_if_empty(self, rules: Sequence[PolicyRule], actor: str, connection: Any = None) -> bool: ...
 
 
 class MemoryPolicyStore:
@@ -39,7 +42,7 @@ class MemoryPolicyStore:
         with self._lock:
             return self._version, list(self._rules)
 
-    def add(self, rule: PolicyRule, actor: str) -> bool:
+    def add(self, rule: PolicyRule, actor: str, connection: Any = None) -> bool:
         with self._lock:
             if rule in self._rules:
                 return False
@@ -47,7 +50,7 @@ class MemoryPolicyStore:
             self._version += 1
         return True
 
-    def remove(self, rule: PolicyRule, actor: str) -> bool:
+    def remove(self, rule: PolicyRule, actor: str, connection: Any = None) -> bool:
         with self._lock:
             if rule not in self._rules:
                 return False
@@ -55,12 +58,12 @@ class MemoryPolicyStore:
             self._version += 1
         return True
 
-    def replace_all(self, rules: Sequence[PolicyRule], actor: str) -> None:
+    def replace_all(self, rules: Sequence[PolicyRule], actor: str, connection: Any = None) -> None:
         with self._lock:
             self._rules = list(rules)
             self._version += 1
 
-    def seed_if_empty(self, rules: Sequence[PolicyRule], actor: str) -> bool:
+    def seed_if_empty(self, rules: Sequence[PolicyRule], actor: str, connection: Any = None) -> bool:
         with self._lock:
             if self._rules:
                 return False

@@ -20,7 +20,9 @@ ACTION_RANK = {"read": 1, "write": 2, "admin": 3}
 ACTIONS = frozenset({*ACTION_RANK, "export"})
 """``export`` stands alone: nothing implies it and it implies nothing."""
 EFFECTS = frozenset({"allow", "deny"})
-SYSTEM_RESOURCES = frozenset({"system:policies", "system:audit", "system:documents"})
+SYSTEM_RESOURCES = frozenset({"system:policies", "system:audit", "system:audit-content", "system:documents"})
+"""``system:audit`` read is the audit trail's metadata; ``system:audit-content`` read adds the text
+(questions, answers, citation titles): separation of duties keeps the two apart."""
 ALL_COLLECTIONS = "collection:*"
 ANY_TENANT = "*"
 

@@ -1,4 +1,4 @@
-"""The Casbin facade: decisions, the ACL filter, explanations, policy administration and reload.
+"""The Casbin facade: the loaded policy, its reload across processes, and policy administration.
 
 Model (``policies/model.conf``): tenants are Casbin domains; principals are ``user:``, ``group:``
 and ``role:`` strings. Token groups count directly; ``g`` lines add memberships, in one tenant or
@@ -6,15 +6,18 @@ in every tenant (domain ``*``, matched with ``key_match``). Decisions are "some 
 line denies", so a deny wins everywhere: a collection deny beats a document's own allow list, a
 document's deny list beats every grant. Nothing is readable outside its own tenant.
 
+Decisions are taken on a :class:`~gateway.authz.view.PolicyView`: ``current()`` returns the view of
+the loaded snapshot, and a request takes one and passes it down (one policy per request).
+
 Reload across processes: every change bumps ``policy_state.version`` in the same transaction as
 the rule rows. Each process polls the version every ``poll_seconds`` and, when it changed, builds a
-new enforcer and swaps the reference (in-flight decisions finish on the old one).
+new enforcer and swaps the reference (in-flight requests finish on the view they took).
 
-Failing closed: no policy loaded, a failed reload, or a version that could not be confirmed for
-``stale_after`` seconds (``max(3 * poll_seconds, 1.5)``) all make every call raise
-``PolicyUnavailable``. A stale policy might still grant what an administrator just revoked, so we
-prefer refusing service to serving it indefinitely; the short grace period absorbs one or two
-slow polls. Any exception while evaluating a decision is a deny, never an allow.
+Failing closed, but not on one hiccup: a failed reload or version check keeps enforcing the last
+good policy, at most ``stale_after`` seconds after its version was last confirmed
+(``GATEWAY_POLICY_MAX_STALE_SECONDS``, never less than three polls); after that, and when no policy
+was ever loaded, every call raises ``PolicyUnavailable``. The bound is the price of availability: a
+revocation committed during a store outage is enforced at most that much later.
 """
 
 from __future__ import annotations
@@ -27,26 +30,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import sqlalchemy
+from sqlalchemy import Connection
 
 from gateway.auth.principal import Principal
-from gateway.authz.compiler import compile_filter
 from gateway.authz.decision import Decision, DocumentRef
-from gateway.authz.explain import describe, explain_lines
 from gateway.authz.filter import AclFilter
-from gateway.authz.functions import Resource
 from gateway.authz.memory import MemoryPolicyStore, PolicyStorePort
-from gateway.authz.rules import ACTIONS, PolicyRule, is_valid_resource, read_policy_csv, read_seed_dir, validate_rule
+from gateway.authz.rules import PolicyRule, read_policy_csv, read_seed_dir, validate_rule
 from gateway.authz.snapshot import PolicySnapshot
 from gateway.authz.store import PolicyStore
+from gateway.authz.view import PolicyView
 from gateway.errors import PolicyUnavailable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Decision", "DocumentRef", "PolicyRule", "PolicyService"]
+__all__ = ["Decision", "DocumentRef", "PolicyRule", "PolicyService", "PolicyView"]
 
 
 _Change = Callable[[], bool]
-_EVALUATION_FAILED = Decision(False, (), "policy evaluation failed (denied)")
 
 
 class PolicyService:
@@ -58,6 +59,7 @@ class PolicyService:
         model_path: Path,
         *,
         poll_seconds: float = 1.0,
+        max_stale_seconds: float = 10.0,
         store: PolicyStorePort | None = None,
     ) -> None:
         if store is None and engine is None:
@@ -65,9 +67,10 @@ class PolicyService:
         self._store: PolicyStorePort = store if store is not None else PolicyStore(engine)  # type: ignore[arg-type]
         self._model_path = model_path
         self.poll_seconds = poll_seconds
-        self.stale_after = max(3.0 * poll_seconds, 1.5)
+        self.stale_after = max(3.0 * poll_seconds, max_stale_seconds)
         """Seconds without a confirmed version after which every call refuses."""
         self._snapshot: PolicySnapshot | None = None
+        self._view: PolicyView | None = None
         self._last_confirmed = 0.0
         self._polling = False
         self._stop = threading.Event()
@@ -105,18 +108,29 @@ class PolicyService:
         self._thread = None
 
     def reload(self) -> None:
-        """Read the store and swap in a new enforcer; on failure, hold no policy at all."""
+        """Read the store and swap in a new enforcer.
+
+        On failure the last good snapshot stays in force, unconfirmed: it expires ``stale_after``
+        seconds after its version was last confirmed, unless a later reload or poll succeeds.
+        """
         with self._reload_lock:
             try:
                 version, rules = self._store.load()
                 snapshot = PolicySnapshot(self._model_path, rules, version)
             except Exception as exc:
-                self._snapshot = None
-                log.exception("policy reload failed; refusing decisions")
+                log.exception(
+                    "policy reload failed; the last good policy stays in force for at most %ss", self.stale_after
+                )
                 raise PolicyUnavailable() from exc
             self._snapshot = snapshot
+            self._view = PolicyView(snapshot)
             self._last_confirmed = time.monotonic()
         log.info("policy version %d loaded (%d rules)", version, len(rules))
+
+    def refresh(self) -> None:
+        """Reload after a committed change; a failure is logged and left to the poller."""
+        with contextlib.suppress(PolicyUnavailable):
+            self.reload()
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(self.poll_seconds):
@@ -144,109 +158,95 @@ class PolicyService:
     @property
     def version(self) -> int:
         """The policy version enforced in this process."""
-        return self._current().version
+        return self.current().version
 
     def _is_stale(self) -> bool:
         return self._polling and time.monotonic() - self._last_confirmed > self.stale_after
 
-    def _current(self) -> PolicySnapshot:
-        snapshot = self._snapshot
-        if snapshot is None or self._is_stale():
-            raise PolicyUnavailable()
-        return snapshot
+    def current(self) -> PolicyView:
+        """The view every decision of one request should be taken on.
 
-    # -- decisions -------------------------------------------------------------------------------
+        Raises:
+            PolicyUnavailable: no policy loaded, or the loaded one is older than ``stale_after``.
+        """
+        view = self._view
+        if view is None or self._is_stale():
+            raise PolicyUnavailable()
+        return view
+
+    # -- decisions on the current view (one-off checks; a request takes ``current()`` once) ----
 
     def expand(self, principal: Principal) -> frozenset[str]:
-        """Base principals plus every group and role reachable through ``g`` lines in the tenant."""
-        return self._current().expand(principal)
+        return self.current().expand(principal)
 
     def compile_filter(self, principal: Principal) -> AclFilter:
-        """The retrieval pre-filter for ``principal``, read from the same policy as ``can_read``."""
-        snapshot = self._current()
-        try:
-            return compile_filter(snapshot, principal)
-        except Exception:
-            log.exception("filter compilation failed; the caller sees nothing")
-            return AclFilter(principal.tenant, principal.base_principals(), frozenset(), deny_all=True)
+        return self.current().compile_filter(principal)
 
     def can_read(self, principal: Principal, doc: DocumentRef) -> Decision:
-        """Casbin's decision on reading one document."""
-        return self._enforce(principal, _document(doc), "read", explain=False)
+        return self.current().can_read(principal, doc)
 
     def explain(self, principal: Principal, doc: DocumentRef) -> Decision:
-        """``can_read`` with every deciding line, document ACL entries named (``doc.deny: group:x``)."""
-        return self._enforce(principal, _document(doc), "read", explain=True)
+        return self.current().explain(principal, doc)
 
     def decide(self, principal: Principal, resource: str, action: str) -> Decision:
-        """May ``principal`` do ``action`` on ``resource`` (``collection:hr``, ``system:audit`` ...)?"""
-        if action not in ACTIONS or not is_valid_resource(resource) or resource.endswith("*"):
-            return Decision(False, (), f"unknown resource or action: {resource[:100]} {action[:20]}")
-        return self._enforce(principal, Resource(principal.tenant, resource), action, explain=False)
-
-    def _enforce(self, principal: Principal, resource: Resource, action: str, *, explain: bool) -> Decision:
-        snapshot = self._current()
-        try:
-            allowed, line = snapshot.enforce(principal, resource, action)
-            if explain:
-                return explain_lines(snapshot, principal, resource, action, allowed)
-            rules = describe(snapshot, principal, resource, line) if line else ()
-            return Decision(allowed, rules, _reason(allowed, line))
-        except Exception:
-            log.exception("policy evaluation raised; denying")
-            return _EVALUATION_FAILED
+        return self.current().decide(principal, resource, action)
 
     # -- administration --------------------------------------------------------------------------
 
     def list_rules(self) -> list[PolicyRule]:
         """The stored rules currently enforced (built-in document ACL lines excluded)."""
-        return list(self._current().rules)
+        return self.current().rules()
 
-    def add_rule(self, rule: PolicyRule, *, actor: str) -> bool:
-        """Validate, persist (bumping the version in the same transaction) and reload locally."""
-        changed = self._write(lambda: self._store.add(validate_rule(rule), actor))
+    def add_rule(self, rule: PolicyRule, *, actor: str, connection: Connection | None = None) -> bool:
+        """Validate and persist, bumping the version in the same transaction.
+
+        With ``connection`` the change joins the caller's transaction (which also holds its audit
+        row) and the caller calls :meth:`refresh` after committing; without, it commits and reloads.
+        """
+        rule = validate_rule(rule)
+        changed = self._write(lambda: self._store.add(rule, actor, connection), connection)
         log.info("policy rule added by %s: %s (changed=%s)", actor, rule, changed)
         return changed
 
-    def remove_rule(self, rule: PolicyRule, *, actor: str) -> bool:
-        changed = self._write(lambda: self._store.remove(validate_rule(rule), actor))
+    def remove_rule(self, rule: PolicyRule, *, actor: str, connection: Connection | None = None) -> bool:
+        rule = validate_rule(rule)
+        changed = self._write(lambda: self._store.remove(rule, actor, connection), connection)
         log.info("policy rule removed by %s: %s (changed=%s)", actor, rule, changed)
         return changed
 
-    def load_seed_if_empty(self, seed_dir: Path) -> bool:
+    def load_seed_if_empty(self, seed_dir: Path, *, connection: Connection | None = None) -> bool:
         """Load the seed CSVs when the store holds no rule at all."""
         rules = read_seed_dir(seed_dir)
-        return self._write(lambda: self._store.seed_if_empty(rules, "seed"))
+        return self._write(lambda: self._store.seed_if_empty(rules, "seed", connection), connection)
 
-    def reload_seed(self, seed_dir: Path, *, actor: str, extra_files: Sequence[Path] = ()) -> None:
-        """Replace every stored rule with the seed CSVs (plus ``extra_files``, e.g. a tenant's grants)."""
+    def reload_seed(
+        self,
+        seed_dir: Path,
+        *,
+        actor: str,
+        extra_files: Sequence[Path] = (),
+        connection: Connection | None = None,
+    ) -> list[PolicyRule]:
+        """Replace every stored rule with the seed CSVs (plus ``extra_files``, e.g. a tenant's grants).
+
+        Returns the rules now stored (what the caller audits).
+        """
         rules = read_seed_dir(seed_dir) + [rule for path in extra_files for rule in read_policy_csv(path)]
 
         def replace() -> bool:
-            self._store.replace_all(rules, actor)
+            self._store.replace_all(rules, actor, connection)
             return True
 
-        self._write(replace)
+        self._write(replace, connection)
         log.warning("policy replaced with the seed by %s", actor)
+        return rules
 
-    def _write(self, change: _Change) -> bool:
+    def _write(self, change: _Change, connection: Connection | None) -> bool:
         try:
             changed = change()
         except sqlalchemy.exc.SQLAlchemyError as exc:
             log.exception("policy store write failed")
             raise PolicyUnavailable() from exc
-        if changed and (self._snapshot is not None or self._thread is not None):
-            self.reload()
+        if changed and connection is None and (self._snapshot is not None or self._thread is not None):
+            self.refresh()
         return changed
-
-
-def _document(doc: DocumentRef) -> Resource:
-    return Resource(doc.tenant, f"collection:{doc.collection}", tuple(doc.allow), tuple(doc.deny))
-
-
-def _reason(allowed: bool, line: list[str]) -> str:
-    if allowed:
-        return "allowed by policy"
-    if line:
-        return "denied by a deny rule"
-    return "no rule allows this"

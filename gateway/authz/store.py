@@ -1,22 +1,20 @@
 """The policy store: ``casbin_rule`` rows (through pycasbin's SQLAlchemy adapter) and the version row.
 
-Every change runs in one database transaction that *first* bumps ``policy_state.version`` and then
-writes the rules. Bumping first takes the row lock (PostgreSQL) or the write lock (SQLite), so
-concurrent administrators in different processes are serialised, and a rule change is never
-visible without its version bump (nor the other way round). A change that turns out to be a
-no-op (adding a rule that exists) rolls the whole transaction back, version included.
+Every change runs in one database transaction: the caller's (``connection``), so that the change
+and its audit row commit together, or its own. A change writes the rules and bumps
+``policy_state.version`` in that transaction, so a rule change is never visible without its version
+bump (nor the other way round); a no-op (adding a rule that exists) bumps nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy_adapter import Adapter
 
 from gateway.authz.models import CasbinRule, PolicyState
@@ -25,12 +23,8 @@ from gateway.authz.rules import PolicyRule
 _STATE_ID = 1
 
 
-class _Unchanged(Exception):
-    """Raised inside a change transaction to roll it back: nothing to do."""
-
-
 class TransactionalAdapter(Adapter):  # type: ignore[misc]  # sqlalchemy_adapter ships no type hints
-    """``sqlalchemy_adapter.Adapter`` that joins the caller's transaction when one is open.
+    """``sqlalchemy_adapter.Adapter`` that works inside the caller's session when one is bound.
 
     The schema belongs to Alembic, so the adapter never creates tables (``create_table=False``).
     """
@@ -49,15 +43,13 @@ class TransactionalAdapter(Adapter):  # type: ignore[misc]  # sqlalchemy_adapter
             yield own
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One transaction shared by every adapter call made inside the block (on this thread)."""
-        maker: sessionmaker[Session] = self.session_local
-        with maker() as session, session.begin():
-            self._bound.session = session
-            try:
-                yield session
-            finally:
-                self._bound.session = None
+    def bound(self, session: Session) -> Iterator[Session]:
+        """Every adapter call made inside the block (on this thread) uses ``session``."""
+        self._bound.session = session
+        try:
+            yield session
+        finally:
+            self._bound.session = None
 
 
 class PolicyStore:
@@ -90,46 +82,54 @@ class PolicyStore:
             rules = [_to_rule(row) for row in rows]
         return version, rules
 
-    def add(self, rule: PolicyRule, actor: str) -> bool:
-        def change(session: Session) -> None:
+    def add(self, rule: PolicyRule, actor: str, connection: Connection | None = None) -> bool:
+        def change(session: Session) -> bool:
             if self._exists(session, rule):
-                raise _Unchanged
+                return False
             self._adapter.add_policy(rule.ptype, rule.ptype, list(rule.fields))
+            return True
 
-        return self._change(actor, change)
+        return self._change(actor, change, connection)
 
-    def remove(self, rule: PolicyRule, actor: str) -> bool:
-        def change(_session: Session) -> None:
-            if not self._adapter.remove_policy(rule.ptype, rule.ptype, list(rule.fields)):
-                raise _Unchanged
+    def remove(self, rule: PolicyRule, actor: str, connection: Connection | None = None) -> bool:
+        def change(_session: Session) -> bool:
+            return bool(self._adapter.remove_policy(rule.ptype, rule.ptype, list(rule.fields)))
 
-        return self._change(actor, change)
+        return self._change(actor, change, connection)
 
-    def replace_all(self, rules: Sequence[PolicyRule], actor: str) -> None:
-        def change(session: Session) -> None:
+    def replace_all(self, rules: Sequence[PolicyRule], actor: str, connection: Connection | None = None) -> None:
+        def change(session: Session) -> bool:
             session.query(CasbinRule).delete()
             for rule in rules:
                 self._adapter.add_policy(rule.ptype, rule.ptype, list(rule.fields))
+            return True
 
-        self._change(actor, change)
+        self._change(actor, change, connection)
 
-    def seed_if_empty(self, rules: Sequence[PolicyRule], actor: str) -> bool:
-        def change(session: Session) -> None:
+    def seed_if_empty(self, rules: Sequence[PolicyRule], actor: str, connection: Connection | None = None) -> bool:
+        def change(session: Session) -> bool:
             if session.scalar(select(func.count()).select_from(CasbinRule)):
-                raise _Unchanged
+                return False
             for rule in rules:
                 self._adapter.add_policy(rule.ptype, rule.ptype, list(rule.fields))
+            return True
 
-        return self._change(actor, change)
+        return self._change(actor, change, connection)
 
-    def _change(self, actor: str, change: Any) -> bool:
-        try:
-            with self._adapter.transaction() as session:
+    def _change(self, actor: str, change: Callable[[Session], bool], connection: Connection | None) -> bool:
+        """Run ``change`` in ``connection``'s transaction (left open for the caller) or in a new one."""
+        if connection is None:
+            with self._engine.begin() as own:
+                return self._change(actor, change, own)
+        with Session(bind=connection) as session, self._adapter.bound(session):
+            # The version row's lock (PostgreSQL) serialises administrators across processes before
+            # anything is read; SQLite's write lock does the same once the transaction writes.
+            session.execute(select(PolicyState.id).where(PolicyState.id == _STATE_ID).with_for_update())
+            changed = change(session)
+            if changed:
                 self._bump(session, actor)
-                change(session)
-        except _Unchanged:
-            return False
-        return True
+            session.flush()
+        return changed
 
     @staticmethod
     def _bump(session: Session, actor: str) -> None:

@@ -1,1 +1,1 @@
-"""Command groups of the ``gateway`` command that are big enough for a module of their own."""
+"""Command groups of the ``gateway`` CLI, one module each, registered in ``gateway.cli``."""

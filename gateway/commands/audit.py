@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gateway.commands.operator import Operator, current_operator
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,37 +68,32 @@ class AuditTools:
     def record(self, action: str, details: dict[str, Any], tenant: str = "*") -> None:
         """The command's own audit row (an export or purge is an audited action), then an anchor."""
         from gateway.audit.record import AuditRecord  # noqa: PLC0415
-        from gateway.auth.principal import Principal  # noqa: PLC0415
         from gateway.authz.service import PolicyService  # noqa: PLC0415
         from gateway.deps import MODEL_PATH  # noqa: PLC0415
         from gateway.observability import new_request_id  # noqa: PLC0415
 
         policy = PolicyService(self.engine, MODEL_PATH)
         policy.reload()
-        operator = Principal(subject=f"cli:{_operator()}", tenant=tenant)
+        operator = _operator()
         self.log.append(
             AuditRecord.of(
-                operator,
+                operator.principal(tenant),
                 request_id=new_request_id(),
                 kind="admin",
                 status="ok",
                 policy_version=policy.version,
                 action=action,
-                details=details,
+                details={**operator.details(), **details},
             )
         )
         self.anchorer.anchor_if_new("manual")
 
 
-def _operator() -> str:
-    """The real uid's account as the OS resolves it (never ``$USER``, which anyone can set)."""
-    import os  # noqa: PLC0415
-    import pwd  # noqa: PLC0415
-
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return f"uid-{os.getuid()}"
+def _operator() -> Operator:
+    """The operator ``gateway`` resolved (``--operator``, the real uid's account; never ``$USER``)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, Operator) else current_operator()
 
 
 @contextmanager

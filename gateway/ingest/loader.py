@@ -1,9 +1,10 @@
-"""Turn a folder or a JSONL file into ``DocumentInput``s for ``gateway ingest``.
+"""Turn a folder or a JSONL file into ``Submission``s for ``gateway ingest``.
 
 JSONL lines are the ``POST /v1/documents`` shape: ``{id, title, text | path, collection, acl, labels,
-source_uri, mime_type}``; ``path`` is relative to the JSONL file and is parsed by type. In a folder,
-every ``*.jsonl`` is read as a manifest, and any other supported file not named by a manifest is
-ingested with the command's ``--collection``/``--allow``/``--deny``.
+source_uri, mime_type}``; ``path`` is relative to the JSONL file. In a folder, every ``*.jsonl`` is
+read as a manifest, and any other supported file not named by a manifest is ingested with the
+command's ``--collection``/``--allow``/``--deny``. Files are read, not parsed: parsing is the ingest
+flow's (bounded, in a worker), exactly as for the API.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import InvalidRequest
-from gateway.ingest.documents import DocumentInput
-from gateway.ingest.parsers import mime_from_filename, parse_document
+from gateway.ingest.documents import Submission
+from gateway.ingest.parsers import mime_from_filename
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 
@@ -34,41 +35,44 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def record_to_input(record: dict[str, Any], base: Path) -> DocumentInput:
-    """One JSONL record (``text`` inline, or ``path`` to a file parsed by type)."""
+def record_to_submission(record: dict[str, Any], base: Path) -> Submission:
+    """One JSONL record (``text`` inline, or ``path`` to a file read as bytes)."""
     text = record.get("text")
-    title = record.get("title")
     mime = record.get("mime_type")
+    content: bytes | None = None
+    filename: str | None = None
     if text is None and "path" in record:
         file = (base / str(record["path"])).resolve()
         if base.resolve() not in file.parents:
             raise InvalidRequest(f"{record.get('id')}: path leaves the manifest's folder")
         mime = mime or mime_from_filename(file)
-        parsed = parse_document(file.read_bytes(), mime, filename=file.name)
-        text, title = parsed.text, title or parsed.title
-    if text is None or "id" not in record or "collection" not in record:
+        content, filename = file.read_bytes(), file.name
+    if (text is None and content is None) or "id" not in record or "collection" not in record:
         raise InvalidRequest("each record needs id, collection and text or path")
     acl = record.get("acl") or {}
-    return DocumentInput(
+    title = record.get("title")
+    return Submission(
         document_id=str(record["id"]),
-        title=str(title or record["id"]),
-        text=str(text),
         collection=str(record["collection"]),
+        title=str(title) if title is not None else (None if content is not None else str(record["id"])),
+        text=None if text is None else str(text),
+        content=content,
+        mime_type=str(mime or "text/markdown"),
         allow=tuple(acl.get("allow", ())),
         deny=tuple(acl.get("deny", ())),
         labels=tuple(record.get("labels") or ()),
         source_uri=record.get("source_uri"),
-        mime_type=str(mime or "text/markdown"),
+        filename=filename,
     )
 
 
-def iter_inputs(
+def iter_submissions(
     path: Path, *, collection: str | None = None, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()
-) -> Iterator[DocumentInput]:
+) -> Iterator[Submission]:
     """Every document under ``path`` (a JSONL file or a folder), in a stable order."""
     if path.is_file() and path.suffix == ".jsonl":
         for record in read_jsonl(path):
-            yield record_to_input(record, path.parent)
+            yield record_to_submission(record, path.parent)
         return
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     named: set[Path] = set()
@@ -76,20 +80,19 @@ def iter_inputs(
         for record in read_jsonl(manifest):
             if "path" in record:
                 named.add((manifest.parent / str(record["path"])).resolve())
-            yield record_to_input(record, manifest.parent)
+            yield record_to_submission(record, manifest.parent)
     loose = [f for f in files if f.suffix.lower() in SUPPORTED and f.resolve() not in named]
     if loose and collection is None:
         raise InvalidRequest(f"{len(loose)} files have no manifest entry: pass --collection (and --allow/--deny)")
     root = path if path.is_dir() else path.parent
     for file in loose:
-        parsed = parse_document(file.read_bytes(), mime_from_filename(file), filename=file.name)
-        yield DocumentInput(
+        yield Submission(
             document_id=file.relative_to(root).as_posix(),
-            title=parsed.title or file.stem,
-            text=parsed.text,
             collection=str(collection),
+            content=file.read_bytes(),
+            mime_type=mime_from_filename(file),
             allow=allow,
             deny=deny,
             source_uri=file.as_uri(),
-            mime_type=mime_from_filename(file),
+            filename=file.name,
         )

@@ -21,6 +21,10 @@ class DocumentRow(Base):
     tenant: Mapped[str] = mapped_column(String(128), nullable=False)
     document_id: Mapped[str] = mapped_column(String(512), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    """The committed, searchable version (0 while the first one is being written)."""
+    assigned_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """The highest version ever handed out. Incremented in the database (``UPDATE ... RETURNING``
+    under the row lock), so two processes can never assign the same number."""
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     title: Mapped[str] = mapped_column(Text, nullable=False)
     collection: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
@@ -29,7 +33,10 @@ class DocumentRow(Base):
     source_uri: Mapped[str | None] = mapped_column(Text)
     mime_type: Mapped[str] = mapped_column(String(128), nullable=False, default="text/plain")
     status: Mapped[str] = mapped_column(String(32), nullable=False)
-    """``indexed``, ``quarantined``, ``failed`` or ``deleted``."""
+    """``pending`` (first version being written), ``indexed``, ``quarantined``, ``failed``,
+    ``deleting`` (hidden; index cleanup under way) or ``deleted``."""
+    screening: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    """Labels the screening steps attached (PII counts, poisoning reasons ...)."""
     chunk_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """The source's own modification time, when the caller gave one."""

@@ -1,32 +1,40 @@
-"""Document ingest: authorise → parse → chunk → embed → index → record, idempotent and versioned.
+"""Documents: reads, deletes and the ingest flow (``gateway.ingest.flow``), each change and refusal audited.
 
-Idempotent by (tenant, id, content hash): the hash covers everything that is copied onto the
-chunks (title, text, collection, ACL, labels), so an ACL change re-indexes the document. A new
-version replaces the old chunks atomically in the retrieval backend; the SQL registry says what
-is really searchable (``indexed``) and records ``failed`` when the backend refused the write.
+Reads and deletes are authorised against the document as it exists; a caller who may not read it
+gets the answer of an absent id (404), by the same path: one registry read, one Casbin decision and
+one audit row either way, so neither the answer nor its timing tells the two apart. A delete hides
+the document first (intent row), removes its chunks, then records the outcome.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from gateway.audit.log import AuditLog
 from gateway.auth.principal import Principal
 from gateway.authz.service import DocumentRef, PolicyService
-from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied
-from gateway.ingest.documents import DocumentInput, IngestResult
+from gateway.authz.view import NOT_READABLE
+from gateway.errors import GatewayError, NotFound, PermissionDenied
+from gateway.ingest.documents import IngestResult, Submission
+from gateway.ingest.flow import NO_SUCH_DOCUMENT, IngestFlow, as_gateway_error, document_ref
+from gateway.ingest.locks import DocumentLocks
 from gateway.ingest.models import DocumentRow
+from gateway.ingest.prepare import IngestLimits
 from gateway.ingest.registry import DocumentRegistry
-from gateway.retrieval.base import Chunk, Retriever, Vector
-from gateway.retrieval.chunking import ChunkSpan, chunk_text, chunk_title, make_chunk_id
+from gateway.ingest.screen import ScreenStep
+from gateway.ingest.trail import Context, DocumentTrail
+from gateway.ingest.workers import IngestWorkers
+from gateway.retrieval.base import Retriever
 from gateway.retrieval.embed import Embedder
-from gateway.settings import ChunkingSettings
+from gateway.retrieval.recheck import DocumentState
 
-log = logging.getLogger("gateway.ingest")
+__all__ = ["Context", "DocumentService", "document_ref"]
+
+_GET_VISIBLE = frozenset({"indexed"})
+_DELETABLE = frozenset({"indexed", "deleting", "failed", "quarantined"})
 
 
 @dataclass
@@ -37,204 +45,113 @@ class DocumentService:
     retriever: Retriever
     embedder: Embedder
     policy: PolicyService
-    chunking: ChunkingSettings
+    audit: AuditLog
+    limits: IngestLimits
+    workers: IngestWorkers
+    steps: Sequence[ScreenStep] = ()
     registry: DocumentRegistry = field(init=False)
-    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
-    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+    flow: IngestFlow = field(init=False)
 
     def __post_init__(self) -> None:
         self.registry = DocumentRegistry(self.engine)
-
-    def _lock(self, tenant: str, document_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault((tenant, document_id), threading.Lock())
-
-    def may_write(self, principal: Principal, collection: str) -> bool:
-        """Write on the collection, or on ``system:documents`` (admins: ingest anywhere, read nothing extra)."""
-        return (
-            self.policy.decide(principal, f"collection:{collection}", "write").allowed
-            or self.policy.decide(principal, "system:documents", "write").allowed
+        self.locks = DocumentLocks(self.engine)
+        self.trail = DocumentTrail(self.audit)
+        self.flow = IngestFlow(
+            self.registry, self.locks, self.retriever, self.embedder, self.audit, self.workers, self.limits, self.steps
         )
 
-    def require_write(self, principal: Principal, collection: str) -> None:
-        if not self.may_write(principal, collection):
-            raise PermissionDenied("you may not write to this collection")
+    def shutdown(self) -> None:
+        """Stop the parse workers (in-flight parses fail with 503)."""
+        self.workers.shutdown()
 
-    def ingest(self, principal: Principal, doc: DocumentInput) -> IngestResult:
-        """Index ``doc`` in the principal's tenant (write permission on its collection required)."""
-        doc.validate()
-        self.require_write(principal, doc.collection)
-        return self.ingest_unchecked(principal.tenant, doc)
+    def put(self, ctx: Context, submission: Submission) -> IngestResult:
+        """Ingest one document as ``ctx.principal`` (permission checked): ``IngestFlow.put_many``."""
+        return self.put_many(ctx, [submission])[0]
 
-    def ingest_unchecked(self, tenant: str, doc: DocumentInput) -> IngestResult:
-        """Index without a permission check: for the operator CLI, which runs with the data dir's rights."""
-        doc.validate()
-        digest = doc.content_hash()
-        with self._lock(tenant, doc.document_id):
-            existing = self.registry.get(tenant, doc.document_id)
-            if existing is not None and existing.content_hash == digest and existing.status == "indexed":
-                return IngestResult(doc.document_id, existing.version, existing.status, False, existing.chunk_count)
-            version = 1 if existing is None else existing.version + 1
-            chunks = self._make_chunks(tenant, doc, version)
-            try:
-                self.retriever.replace_document(tenant, doc.document_id, chunks)
-                status = "indexed"
-            except GatewayError:
-                status = "failed"
-                self.registry.record(tenant, doc, digest, version if existing is None else existing.version, status, 0)
-                raise
-            self.registry.record(tenant, doc, digest, version, status, len(chunks))
-            log.info(
-                "document indexed",
-                extra={
-                    "document_id": doc.document_id,
-                    "version": version,
-                    "chunks": len(chunks),
-                    "tenant": tenant,
-                },
-            )
-            return IngestResult(doc.document_id, version, status, True, len(chunks))
-
-    def ingest_many(
+    def put_many(
         self,
-        tenant: str,
-        docs: Sequence[DocumentInput],
+        ctx: Context,
+        submissions: Iterable[Submission],
         *,
-        batch_chunks: int = 256,
+        checked: bool = True,
         progress: Callable[[IngestResult], None] | None = None,
+        on_refused: Callable[[Submission, GatewayError], None] | None = None,
     ) -> list[IngestResult]:
-        """Bulk ingest (operator path, no permission check): one embedding call and one index commit
-        per batch of about ``batch_chunks`` chunks, instead of one of each per document.
-        """
-        results: list[IngestResult] = []
-        pending: list[tuple[DocumentInput, str, int, list[ChunkSpan]]] = []
-        size = 0
-        for doc in docs:
-            doc.validate()
-            digest = doc.content_hash()
-            existing = self.registry.get(tenant, doc.document_id)
-            if existing is not None and existing.content_hash == digest and existing.status == "indexed":
-                result = IngestResult(doc.document_id, existing.version, existing.status, False, existing.chunk_count)
-                results.append(result)
-                if progress:
-                    progress(result)
-                continue
-            spans = self._spans(doc)
-            pending.append((doc, digest, 1 if existing is None else existing.version + 1, spans))
-            size += len(spans)
-            if size >= batch_chunks:
-                results.extend(self._flush(tenant, pending, progress))
-                pending, size = [], 0
-        results.extend(self._flush(tenant, pending, progress))
-        return results
-
-    def _flush(
-        self,
-        tenant: str,
-        pending: list[tuple[DocumentInput, str, int, list[ChunkSpan]]],
-        progress: Callable[[IngestResult], None] | None,
-    ) -> list[IngestResult]:
-        if not pending:
-            return []
-        texts = [_embedding_text(d.title, s.heading, s.text) for d, _, _, spans in pending for s in spans]
-        vectors = self.embedder.embed(texts)
-        items: list[tuple[str, str, Sequence[Chunk]]] = []
-        offset = 0
-        for doc, _, version, spans in pending:
-            items.append(
-                (
-                    tenant,
-                    doc.document_id,
-                    self._chunks(tenant, doc, version, spans, vectors[offset : offset + len(spans)]),
-                )
-            )
-            offset += len(spans)
-        self.retriever.replace_documents(items)
-        out: list[IngestResult] = []
-        for (doc, digest, version, spans), _item in zip(pending, items, strict=True):
-            self.registry.record(tenant, doc, digest, version, "indexed", len(spans))
-            result = IngestResult(doc.document_id, version, "indexed", True, len(spans))
-            out.append(result)
-            if progress:
-                progress(result)
-        return out
-
-    def _spans(self, doc: DocumentInput) -> list[ChunkSpan]:
-        spans = chunk_text(doc.text, max_tokens=self.chunking.max_tokens, overlap_tokens=self.chunking.overlap_tokens)
-        if not spans:
-            raise InvalidRequest("the document has no indexable text")
-        return spans
-
-    def _make_chunks(self, tenant: str, doc: DocumentInput, version: int) -> list[Chunk]:
-        spans = self._spans(doc)
-        vectors = self.embedder.embed([_embedding_text(doc.title, s.heading, s.text) for s in spans])
-        return self._chunks(tenant, doc, version, spans, vectors)
-
-    def _chunks(
-        self, tenant: str, doc: DocumentInput, version: int, spans: list[ChunkSpan], vectors: Vector
-    ) -> list[Chunk]:
-        allow, deny, labels = (
-            tuple(sorted(set(doc.allow))),
-            tuple(sorted(set(doc.deny))),
-            tuple(sorted(set(doc.labels))),
+        """The ingest flow on one policy view for the whole call."""
+        return self.flow.put_many(
+            ctx, self.policy.current(), submissions, checked=checked, progress=progress, on_refused=on_refused
         )
-        return [
-            Chunk(
-                chunk_id=make_chunk_id(tenant, doc.document_id, s.ordinal, s.text),
-                document_id=doc.document_id,
-                tenant=tenant,
-                collection=doc.collection,
-                version=version,
-                ordinal=s.ordinal,
-                title=chunk_title(doc.title, s.heading),
-                text=s.text,
-                acl_allow=allow,
-                acl_deny=deny,
-                labels=labels,
-                vector=vectors[i],
-            )
-            for i, s in enumerate(spans)
-        ]
 
-    def get(self, principal: Principal, document_id: str) -> DocumentRow:
-        """The registry row, if the principal may read the document; otherwise 404 (never 403)."""
-        row = self.registry.get(principal.tenant, document_id)
-        if row is None or row.status == "deleted" or not self.policy.can_read(principal, document_ref(row)).allowed:
-            raise NotFound("no such document")
+    # -- reads -----------------------------------------------------------------------------------
+
+    def get(self, ctx: Context, document_id: str) -> DocumentRow:
+        """The registry row, if the caller may read the document; otherwise 404 (never 403).
+
+        An absent id and a forbidden one take the same path (one small registry read, one Casbin
+        decision, one audit row), so neither the answer nor its timing tells them apart
+        (``bench/side_channel.py``); the full row is loaded only once the answer is yes.
+        """
+        view = self.policy.current()
+        state = self._state(ctx.principal.tenant, document_id, _GET_VISIBLE)
+        decision = view.can_read(ctx.principal, _ref_or_unreadable(state, ctx.principal, document_id))
+        row = self.registry.get(ctx.principal.tenant, document_id) if state and decision.allowed else None
+        if row is None:
+            reason = "absent" if state is None else "not_readable"
+            self.trail.refuse(ctx, view, "read", "document.get", document_id, reason)
+            raise NotFound(NO_SUCH_DOCUMENT)
         return row
 
     def find(self, tenant: str, document_id: str) -> DocumentRow | None:
         """The live registry row, without a permission check (for admin explain)."""
-        row = self.registry.get(tenant, document_id)
-        return None if row is None or row.status == "deleted" else row
+        return self._row(tenant, document_id, _GET_VISIBLE)
 
-    def delete(self, principal: Principal, document_id: str) -> DocumentRow:
-        row = self.registry.get(principal.tenant, document_id)
-        if row is None or row.status == "deleted":
-            raise NotFound("no such document")
-        if not self.may_write(principal, row.collection):
-            # Do not reveal documents the caller cannot see; those it can see but not write: 403.
-            if not self.policy.can_read(principal, document_ref(row)).allowed:
-                raise NotFound("no such document")
-            raise PermissionDenied("you may not delete documents in this collection")
-        with self._lock(principal.tenant, document_id):
-            self.retriever.delete_document(principal.tenant, document_id)
-            self.registry.set_status(principal.tenant, document_id, "deleted", 0)
+    def _row(self, tenant: str, document_id: str, statuses: frozenset[str]) -> DocumentRow | None:
+        row = self.registry.get(tenant, document_id)
+        return row if row is not None and row.status in statuses else None
+
+    def _state(self, tenant: str, document_id: str, statuses: frozenset[str]) -> DocumentState | None:
+        state = self.registry.states(tenant, [document_id]).get(document_id)
+        return state if state is not None and state.status in statuses else None
+
+    # -- delete ----------------------------------------------------------------------------------
+
+    def delete(self, ctx: Context, document_id: str) -> DocumentRow:
+        """Hide the document (intent), remove its chunks, record the outcome; 404 like ``get``."""
+        view = self.policy.current()
+        tenant = ctx.principal.tenant
+        state = self._state(tenant, document_id, _DELETABLE)
+        decision = view.may_change_document(ctx.principal, _ref_or_unreadable(state, ctx.principal, document_id))
+        if state is None or decision is NOT_READABLE:
+            reason = "absent" if state is None else "not_readable"
+            self.trail.refuse(ctx, view, "delete", "document.delete", document_id, reason)
+            raise NotFound(NO_SUCH_DOCUMENT)
+        if not decision.allowed:
+            self.trail.refuse(ctx, view, "delete", "document.delete", document_id, "no_write")
+            raise PermissionDenied("you may not delete this document")
+        row = self.registry.get(tenant, document_id)
+        if row is None:  # pragma: no cover - deleted between the two reads
+            raise NotFound(NO_SUCH_DOCUMENT)
+        details = {"document_id": document_id, "version": row.version, "collection": row.collection}
+        with self.locks.hold(tenant, [document_id]):
+            with self.audit.transaction() as tx:
+                self.registry.set_status(tx.connection, tenant, document_id, "deleting")
+                tx.append(
+                    self.trail.record(ctx, view, "delete", "pending", "document.delete", details | {"phase": "intent"})
+                )
+            try:
+                self.retriever.delete_document(tenant, document_id)
+            except Exception as exc:
+                self.trail.failure(ctx, view, "delete", "document.delete", [details], exc)
+                raise as_gateway_error(exc) from exc
+            with self.audit.transaction() as tx:
+                self.registry.set_status(tx.connection, tenant, document_id, "deleted", chunks=0)
+                tx.append(self.trail.record(ctx, view, "delete", "ok", "document.delete", details))
         return row
 
 
-def document_ref(row: DocumentRow) -> DocumentRef:
-    """What the policy needs to decide on a registered document."""
-    acl = row.acl or {}
-    return DocumentRef(
-        tenant=row.tenant,
-        collection=row.collection,
-        allow=tuple(acl.get("allow", ())),
-        deny=tuple(acl.get("deny", ())),
-        document_id=row.document_id,
-    )
-
-
-def _embedding_text(title: str, heading: str, text: str) -> str:
-    """Chunks are embedded with their document title and heading path as context."""
-    return f"{chunk_title(title, heading)}\n{text}"
+def _ref_or_unreadable(state: DocumentState | None, principal: Principal, document_id: str) -> DocumentRef:
+    """The document's reference, or for an absent id one that denies the caller by its own document
+    ACL: the same Casbin work as for a forbidden document, and the same outcome."""
+    if state is not None:
+        return DocumentRef(principal.tenant, state.collection, state.allow, state.deny, state.document_id)
+    return DocumentRef(principal.tenant, "absent", (), (principal.user_principal,), document_id)

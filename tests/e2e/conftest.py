@@ -18,8 +18,10 @@ from litestar.testing import TestClient
 
 from gateway.app import create_app
 from gateway.auth.dev import mint_dev_token
+from gateway.auth.principal import Principal
 from gateway.deps import Services, build_services
-from gateway.ingest.loader import iter_inputs
+from gateway.ingest.loader import iter_submissions
+from gateway.ingest.trail import Context
 from gateway.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +37,7 @@ def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any)
         dev_issuer=True,
         force_dev_issuer=database_url is not None and database_url.startswith("postgresql"),
         policy_poll_seconds=0.2,
+        policy_max_stale_seconds=1.5,
         **extra,
         oidc={"tenant_claim": "tenant"},  # type: ignore[arg-type]
         embedding={"provider": "hashing"},  # type: ignore[arg-type]
@@ -43,8 +46,8 @@ def make_settings(data_dir: Path, database_url: str | None = None, **extra: Any)
 
 def load_sample(services: Services) -> None:
     services.policy.reload_seed(REPO / "policies", actor="test", extra_files=[SAMPLE / "policy.csv"])
-    for doc in iter_inputs(SAMPLE):
-        services.documents.ingest_unchecked(TENANT, doc)
+    ctx = Context(Principal("cli:test", TENANT), "load-sample")
+    services.documents.put_many(ctx, list(iter_submissions(SAMPLE)), checked=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ verifies the audit chain with the CLI, tampers with a row and sees the CLI name 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
@@ -145,5 +146,72 @@ def test_audit_verify_names_the_tampered_row(server: tuple[str, dict[str, str]])
 def test_token_is_refused_when_the_dev_issuer_is_off(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     _, env = server
     env_off = {**env, "GATEWAY_DEV_ISSUER": "false", "GATEWAY_OIDC_ISSUER": "http://127.0.0.1:9/"}
-    result = _cli(env_off, "token", "--sub", "x")
+    result = _cli(env_off, "token", "--sub", "x", "--tenant", "northwind")
     assert "refuse" in result.stderr
+
+
+def test_the_data_dir_is_private_and_cli_changes_name_the_os_account(server: tuple[str, dict[str, str]]) -> None:
+    import pwd
+    import stat
+
+    _, env = server
+    data = Path(env["GATEWAY_DATA_DIR"])
+    loose = [p for p in (data, *data.rglob("*")) if stat.S_IMODE(p.stat().st_mode) & 0o077]
+    assert loose == []  # 0700 directories, 0600 files: document text and the audit trail are private
+    assert stat.S_IMODE((data / "gateway.sqlite3").stat().st_mode) == 0o600
+    with sqlite3.connect(data / "gateway.sqlite3") as conn:
+        subjects = {s for (s,) in conn.execute("SELECT DISTINCT subject FROM audit_log WHERE kind = 'ingest'")}
+    assert subjects == {f"cli:{pwd.getpwuid(os.getuid()).pw_name}"}
+
+
+def test_sigterm_during_a_long_parse_shuts_down_promptly(tmp_path: Path) -> None:
+    """A document that takes long to parse must not hold SIGTERM: the parse worker is killed."""
+    import base64
+    import signal
+    import threading
+
+    env = {
+        **_env(tmp_path),
+        "GATEWAY_EMBEDDING_PROVIDER": "hashing",
+        "GATEWAY_SHUTDOWN_GRACE_SECONDS": "2",
+        "GATEWAY_INGEST_PARSE_TIMEOUT_SECONDS": "300",
+    }
+    _cli(env, "migrate")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        token = _cli(env, "token", "--sub", "root", "--groups", "gateway-admins", "--tenant", "t").stdout.split()[-1]
+        cell = b"<div><p>lorem <b>ipsum</b> dolor</p></div>"
+        html = b"<html><body>" + cell * (12 * 2**20 // len(cell)) + b"</body></html>"
+        body = {
+            "id": "big",
+            "collection": "public",
+            "mime_type": "text/html",
+            "content_base64": base64.b64encode(html).decode(),
+        }
+
+        def post() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(f"{base}/v1/documents", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+
+        threading.Thread(target=post, daemon=True).start()
+        time.sleep(3.0)  # the document is now being parsed in a worker
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert time.monotonic() - start < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -22,6 +24,8 @@ from jwt.algorithms import get_default_algorithms
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/jwks.json"
+INTROSPECTION_PATH = "/introspect"
+INTROSPECTION_CLIENT = ("gateway-rs", "introspection-secret")
 AUDIENCE = "gateway"
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -85,6 +89,8 @@ class FakeIdP:
     hits: Counter[str] = field(default_factory=Counter)
     extra_jwks: list[dict[str, Any]] = field(default_factory=list)
     """Raw JWKs served besides ``keys`` (to serve deliberately odd keys)."""
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Opaque tokens this IdP issued, and what RFC 7662 introspection answers for each."""
 
     @property
     def issuer(self) -> str:
@@ -97,10 +103,22 @@ class FakeIdP:
 
     def document(self, path: str) -> dict[str, Any] | None:
         if path == DISCOVERY_PATH:
-            return {"issuer": self.issuer, "jwks_uri": self.issuer + JWKS_PATH}
+            return {
+                "issuer": self.issuer,
+                "jwks_uri": self.issuer + JWKS_PATH,
+                "introspection_endpoint": self.issuer + INTROSPECTION_PATH,
+            }
         if path == JWKS_PATH:
             return {"keys": [k.jwk for k in self.keys] + self.extra_jwks}
         return None
+
+    def introspect(self, authorization: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        """RFC 7662 §2: the caller authenticates as a client; unknown tokens are simply inactive."""
+        expected = "Basic " + base64.b64encode(":".join(INTROSPECTION_CLIENT).encode()).decode()
+        if authorization != expected:
+            return 401, {"error": "invalid_client"}
+        token = (form.get("token") or [""])[0]
+        return 200, self.tokens.get(token, {"active": False})
 
 
 @contextmanager
@@ -113,6 +131,22 @@ def serve(idp: FakeIdP) -> Iterator[FakeIdP]:
             document = idp.document(self.path)
             body = json.dumps(document).encode()
             self.send_response(200 if document is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            idp.hits[self.path] += 1
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode())
+            status, document = (
+                idp.introspect(self.headers.get("Authorization", ""), form)
+                if self.path == INTROSPECTION_PATH
+                else (404, {})
+            )
+            body = json.dumps(document).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

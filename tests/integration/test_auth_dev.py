@@ -24,7 +24,7 @@ def anyio_backend() -> str:
 
 
 def dev_settings(tmp_path: Path, *, enabled: bool = True, **oidc: Any) -> Settings:
-    return Settings(data_dir=tmp_path, dev_issuer=enabled, oidc=OIDCSettings(**oidc))
+    return Settings(environment="test", data_dir=tmp_path, dev_issuer=enabled, oidc=OIDCSettings(**oidc))
 
 
 async def verify(settings: Settings, token: str) -> Principal:

@@ -174,7 +174,7 @@ async def test_not_ready_when_discovery_names_another_issuer(idp: FakeIdP, tmp_p
 
 
 async def test_the_dev_issuer_alone_is_always_ready(tmp_path: Path) -> None:
-    verifier = TokenVerifier(Settings(data_dir=tmp_path, dev_issuer=True))
+    verifier = TokenVerifier(Settings(environment="test", data_dir=tmp_path, dev_issuer=True))
     try:
         await verifier.ready()
     finally:

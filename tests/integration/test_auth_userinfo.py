@@ -1,4 +1,8 @@
-"""Opaque access tokens resolved at a real OIDC provider's userinfo endpoint (``oidc-provider-mock``)."""
+"""Opaque access tokens resolved at a real OIDC provider's userinfo endpoint (``oidc-provider-mock``).
+
+Userinfo acceptance is an explicit opt-in (``accept_userinfo_tokens``): these tests opt in, and
+one checks that without it the same token is refused (userinfo has no audience binding).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ pytestmark = [
 ]
 
 BOB = oidc_provider_mock.User(sub="bob", claims={"groups": ["eng", "staff"], "org": "acme"})
+CAROL = oidc_provider_mock.User(sub="carol", claims={"org": "acme"})
 REDIRECT_URI = "http://localhost/callback"
 
 
@@ -44,7 +49,7 @@ def anyio_backend() -> str:
 def issuer() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # the provider runs on plain HTTP in tests
-        with oidc_provider_mock.run_server_in_thread(user_claims=[BOB]) as server:
+        with oidc_provider_mock.run_server_in_thread(user_claims=[BOB, CAROL]) as server:
             yield f"http://localhost:{server.server_port}"
 
 
@@ -70,6 +75,7 @@ class CountingVerifier:
     """A verifier plus a count of the requests its HTTP client sent to the userinfo endpoint."""
 
     def __init__(self, issuer: str, tmp_path: Path, **oidc: Any) -> None:
+        oidc.setdefault("accept_userinfo_tokens", True)
         self.userinfo_calls = 0
 
         async def count(request: httpx.Request) -> None:
@@ -148,3 +154,14 @@ async def test_the_cache_never_holds_the_token_itself(issuer: str, counting: Cou
     oidc = counting.verifier._oidc
     assert oidc is not None
     assert token not in repr(oidc._userinfo_cache)
+
+
+async def test_without_the_opt_in_a_userinfo_token_is_refused_unasked(issuer: str, tmp_path: Path) -> None:
+    counting = CountingVerifier(issuer, tmp_path, accept_userinfo_tokens=False)
+    try:
+        token = await asyncio.to_thread(access_token_for, issuer, "bob")
+        with pytest.raises(TokenRejected) as refused:
+            await counting.verifier.verify(token)
+    finally:
+        await counting.aclose()
+    assert refused.value.reason is Reason.OPAQUE_TOKENS_REFUSED and counting.userinfo_calls == 0

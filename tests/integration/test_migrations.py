@@ -21,7 +21,6 @@ from gateway.db import Base
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {"alembic_version", "audit_anchors", "audit_log", "casbin_rule", "documents", "policy_state"}
-HEAD = migrate.head()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -41,13 +40,13 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_downgrade_upgrade(db_url: str) -> None:
     assert migrate.current(db_url) is None
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == HEAD
+    assert migrate.current(db_url) == migrate.head()
     assert _tables(db_url) == TABLES
     migrate.downgrade(db_url, "base")
     assert migrate.current(db_url) is None
     assert _tables(db_url) == {"alembic_version"}
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == HEAD
+    assert migrate.current(db_url) == migrate.head()
 
 
 def test_models_and_migrations_agree(db_url: str) -> None:
@@ -83,7 +82,7 @@ def test_migrate_works_from_any_working_directory(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert done.stdout.strip() == HEAD
+    assert done.stdout.strip() == migrate.head()
 
 
 def test_alembic_command_line_reads_the_gateway_database_url(tmp_path: Path) -> None:
@@ -98,7 +97,8 @@ def test_alembic_command_line_reads_the_gateway_database_url(tmp_path: Path) -> 
     )
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as conn:
-        assert conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == HEAD
+        assert conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == migrate.head()
+    engine.dispose()
     engine.dispose()
 
 
@@ -132,4 +132,3 @@ def test_rows_written_before_hash_format_2_keep_format_1_and_still_verify(db_url
     log.append(AuditRecord("r2", "ask", "answered", "acme", "bob", (), 1, datetime(2026, 11, 30, tzinfo=UTC)))
     assert [r["hash_format"] for r in log.iter_rows()] == [1, 2]
     assert log.verify().ok
-    engine.dispose()

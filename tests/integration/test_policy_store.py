@@ -41,7 +41,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def service(engine: Engine) -> Iterator[PolicyService]:
-    svc = PolicyService(engine, MODEL, poll_seconds=0.2)
+    svc = PolicyService(engine, MODEL, poll_seconds=0.2, max_stale_seconds=0.6)
     svc.load_seed_if_empty(SEED)
     svc.start()
     yield svc
@@ -118,10 +118,12 @@ def test_rule_and_version_commit_together(service: PolicyService, engine: Engine
 
 
 def test_a_malformed_stored_rule_fails_the_load_closed(service: PolicyService, engine: Engine) -> None:
+    """The last good policy is kept for ``stale_after`` seconds (one bad reload is not an outage), then
+    every decision refuses: a malformed line is never skipped (it might be a deny)."""
     with engine.begin() as conn:
         conn.execute(insert(CasbinRule).values(ptype="p", v0="group:x", v1="acme", v2="collection:hr", v3="read"))
         conn.execute(text("UPDATE policy_state SET version = version + 1"))
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + service.stale_after + 3
     while service.loaded and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not service.loaded
@@ -157,7 +159,7 @@ def test_unreachable_database_at_start_refuses_every_call(tmp_path: Path, url: s
 def test_dropped_database_refuses_within_the_grace_period(pg_url: str) -> None:
     engine = make_engine(pg_url)
     Base.metadata.create_all(engine)
-    svc = PolicyService(engine, MODEL, poll_seconds=0.2)
+    svc = PolicyService(engine, MODEL, poll_seconds=0.2, max_stale_seconds=0.6)
     svc.load_seed_if_empty(SEED)
     svc.start()
     admin = Principal("root", "acme", frozenset({"gateway-admins"}))
@@ -184,7 +186,7 @@ def test_dropped_database_refuses_within_the_grace_period(pg_url: str) -> None:
 def test_sqlite_file_removed_refuses(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     Base.metadata.create_all(engine)
-    svc = PolicyService(engine, MODEL, poll_seconds=0.2)
+    svc = PolicyService(engine, MODEL, poll_seconds=0.2, max_stale_seconds=0.6)
     svc.load_seed_if_empty(SEED)
     svc.start()
     admin = Principal("root", "acme", frozenset({"gateway-admins"}))

@@ -55,7 +55,6 @@ WITHOUT_TENANT_CLAIM = OIDCSettings(default_tenant="shared")
             Principal("alice", "acme"),
             id="tenant-claim-present",
         ),
-        pytest.param({"sub": "alice"}, WITH_TENANT_CLAIM, Principal("alice", "shared"), id="tenant-claim-absent"),
         pytest.param(
             {"sub": "alice", "org": "acme"},
             WITHOUT_TENANT_CLAIM,
@@ -98,6 +97,8 @@ def test_claims_map_to_principal(claims: dict[str, Any], oidc: OIDCSettings, exp
             Reason.INVALID_GROUPS,
             id="too-many",
         ),
+        pytest.param({"sub": "a"}, Reason.MISSING_TENANT, id="tenant-claim-configured-but-absent"),
+        pytest.param({"sub": "a", "org": None}, Reason.MISSING_TENANT, id="tenant-claim-null"),
         pytest.param({"sub": "a", "org": ""}, Reason.INVALID_TENANT, id="empty-tenant"),
         pytest.param({"sub": "a", "org": ["acme"]}, Reason.INVALID_TENANT, id="tenant-as-list"),
         pytest.param({"sub": "a", "org": "acme/../globex"}, Reason.INVALID_TENANT, id="tenant-path"),

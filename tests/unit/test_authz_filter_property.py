@@ -87,7 +87,7 @@ def _check(service: PolicyService, pairs: list[tuple[Principal, DocumentRef]], k
         assert acl.matches(doc.tenant, doc.collection, doc.allow, doc.deny) == expected, (principal, doc, acl)
         assert service.explain(principal, doc).allowed == expected
         # The principal's view of the policy (what can_read runs on) decides as the whole policy.
-        snapshot = service._current()
+        snapshot = service.current().snapshot
         resource = Resource(doc.tenant, f"collection:{doc.collection}", tuple(doc.allow), tuple(doc.deny))
         assert snapshot.enforce(principal, resource, "read")[0] == snapshot.enforce_full(principal, resource, "read")[0]
         if doc.tenant == principal.tenant:

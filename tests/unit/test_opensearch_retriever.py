@@ -300,13 +300,33 @@ def test_deny_all_sends_no_query() -> None:
     assert cluster.searches() == []
 
 
-def test_hits_the_filter_forbids_are_dropped_even_if_the_cluster_returns_them() -> None:
+def test_hits_the_filter_forbids_are_dropped_by_the_shared_recheck_even_if_the_cluster_returns_them() -> None:
+    from pathlib import Path
+
+    from gateway.auth.principal import Principal
+    from gateway.authz.rules import PolicyRule
+    from gateway.authz.service import PolicyService
+    from gateway.retrieval.recheck import DocumentState, recheck
+
     cluster = ScriptedCluster()
     retriever = make(cluster)
     retriever.replace_document("acme", "d1", [chunk("c1", "d1", 1)])
     retriever.replace_document("other", "d2", [chunk("c2", "d2", 1, tenant="other")])
     retriever.replace_document("acme", "d3", [chunk("c3", "d3", 1, acl_deny=("user:ann",))])
-    assert [h.chunk_id for h in retriever.lexical_search(req())] == ["c1"]
+    hits = retriever.lexical_search(req())
+    assert {h.chunk_id for h in hits} == {"c1", "c2", "c3"}  # the scripted cluster ignores the filter
+
+    class Registry:  # every document committed at version 1, as the chunks say
+        def states(self, tenant: str, ids: Any) -> dict[str, DocumentState]:
+            return {d: DocumentState(d, 1, 1, "indexed", "wiki") for d in ids}
+
+    model = Path(__file__).resolve().parents[2] / "policies" / "model.conf"
+    grant = PolicyRule("p", ("user:ann", "acme", "collection:wiki", "read", "allow"))
+    view = PolicyService.from_rules(model, [grant]).current()
+    ann = Principal("ann", "acme")
+    checked = recheck(hits, principal=ann, view=view, acl=READER, scope=None, states=Registry())
+    assert [h.chunk_id for h in checked.kept] == ["c1"]
+    assert sorted(reason for _, reason in checked.dropped) == ["filter_recheck_mismatch"] * 2
 
 
 def test_only_the_newest_version_of_a_document_is_returned() -> None:

@@ -36,8 +36,23 @@ def test_flat_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_dev_issuer_on_postgresql_is_refused_unless_forced() -> None:
     with pytest.raises(ValidationError, match="GATEWAY_FORCE_DEV_ISSUER"):
-        Settings(dev_issuer=True, database_url=PG)
-    assert Settings(dev_issuer=True, database_url=PG, force_dev_issuer=True).dev_issuer
+        Settings(environment="development", dev_issuer=True, database_url=PG)
+    assert Settings(environment="development", dev_issuer=True, database_url=PG, force_dev_issuer=True).dev_issuer
+
+
+@pytest.mark.parametrize("database_url", [None, PG])
+@pytest.mark.parametrize("force", [False, True])
+def test_dev_issuer_is_refused_in_production_on_any_database(
+    tmp_path: Path, database_url: str | None, force: bool
+) -> None:
+    with pytest.raises(ValidationError, match="refused outside"):
+        Settings(data_dir=tmp_path, dev_issuer=True, database_url=database_url, force_dev_issuer=force)
+
+
+def test_the_platform_tenant_is_one_concrete_tenant() -> None:
+    assert Settings().platform_tenant is None  # default: nobody administers another tenant
+    with pytest.raises(ValidationError, match="PLATFORM_TENANT"):
+        Settings(platform_tenant="*")
 
 
 def test_opensearch_backend_needs_a_url() -> None:

@@ -360,12 +360,8 @@ class EmbeddedRetriever:
         return list(dict.fromkeys(self._analyzer.analyze(text)))
 
     def _finish(self, hits: list[Hit], request: SearchRequest) -> list[Hit]:
-        """Defence in depth: re-check every hit against the filter, then add highlights."""
-        scope = request.collections
-        for hit in hits:
-            allowed = request.acl.matches(hit.tenant, hit.collection, hit.acl_allow, hit.acl_deny)
-            if not allowed or (scope is not None and hit.collection not in scope):
-                raise RuntimeError("a hit failed the ACL re-check: refusing the whole result")
+        """Add highlights. The re-check of every hit (filter, registry, policy) is the pipeline's,
+        the same for every backend (``gateway.retrieval.recheck``)."""
         terms = frozenset(self._terms(request.text))
         return [_with_highlights(hit, highlights(hit.text, terms, self._analyzer)) for hit in hits]
 

@@ -3,8 +3,8 @@
 Search path: compile the ACL filter (``queries.acl_filter_query``); when the cluster has the
 ``hybrid`` query and a gateway pipeline for the request's fusion, run one hybrid search through
 that pipeline; otherwise run the lexical and k-NN searches separately, each with the filter
-inside, and fuse them with ``gateway.retrieval.fusion``. Every hit is re-checked against the
-filter before it leaves (defence in depth), and any failure is ``SearchUnavailable``.
+inside, and fuse them with ``gateway.retrieval.fusion``. Any failure is ``SearchUnavailable``; the
+re-check of every hit is the pipeline's (``gateway.retrieval.recheck``), the same for every backend.
 """
 
 from __future__ import annotations
@@ -243,21 +243,13 @@ class OpenSearchRetriever:
             return [_to_hit(raw, rank, rank_field) for rank, raw in enumerate(response["hits"]["hits"], 1)]
 
     def _finish(self, hits: list[Hit], request: SearchRequest) -> list[Hit]:
-        """Re-check the ACL, keep the newest version of each document, cut to ``k``."""
-        allowed = [h for h in hits if _permitted(h, request)]
-        if len(allowed) != len(hits):
-            log.error("OpenSearch returned %d hit(s) the ACL filter forbids; dropped", len(hits) - len(allowed))
+        """Keep the newest version of each document, cut to ``k``. The re-check of every hit
+        (filter, registry, policy) is the pipeline's, the same for every backend."""
         newest: dict[str, int] = {}
-        for hit in allowed:
+        for hit in hits:
             newest[hit.document_id] = max(hit.version, newest.get(hit.document_id, hit.version))
-        current = [h for h in allowed if h.version == newest[h.document_id]]
+        current = [h for h in hits if h.version == newest[h.document_id]]
         return top_k(current, request.k, one_per_document=request.one_per_document)
-
-
-def _permitted(hit: Hit, request: SearchRequest) -> bool:
-    if request.collections is not None and hit.collection not in request.collections:
-        return False
-    return request.acl.matches(hit.tenant, hit.collection, hit.acl_allow, hit.acl_deny)
 
 
 def _to_hit(raw: dict[str, Any], rank: int, rank_field: str | None) -> Hit:

@@ -8,9 +8,9 @@
 * ``audit_log.purged_by``: set on rows that retention emptied (outside the hash).
 * an index on ``audit_log.occurred_at`` for time-sliced exports and verification.
 
-Revision ID: 0002_audit_anchors
-Revises: 0001
-Create Date: 2026-11-30 03:40:00+00:00
+Revision ID: 0003_audit_anchors
+Revises: 0002
+Create Date: 2026-11-30 05:10:00+00:00
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_audit_anchors"
-down_revision: str | Sequence[str] | None = "0001"
+revision: str = "0003_audit_anchors"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Administrative services (policies, the audit trail), each change and refusal audited; no HTTP here."""

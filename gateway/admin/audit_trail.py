@@ -1,0 +1,36 @@
+"""Reading the audit trail: metadata for ``system:audit`` readers, content only with
+``system:audit-content``; every read leaves its own row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.admin.scope import AdminScope
+from gateway.audit.log import AuditLog
+from gateway.audit.verify import VerifyResult
+from gateway.audit.visibility import visible_row
+
+
+class AuditTrail:
+    """The route guard has checked ``system:audit`` read in the scope's tenant."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self._audit = audit
+
+    def search(
+        self, scope: AdminScope, *, subject: str | None, kind: str | None, limit: int, before: int | None
+    ) -> list[dict[str, Any]]:
+        """Newest rows of the scope's tenant, each as the reader may see it; the read is audited first."""
+        content = scope.view.decide(scope.acting, "system:audit-content", "read").allowed
+        rows = self._audit.search(tenant=scope.tenant, subject=subject, kind=kind, limit=limit, before_sequence=before)
+        filters = {"subject": subject, "kind": kind, "limit": limit, "before": before}
+        details = {"filters": filters, "rows": len(rows), "content": content}
+        self._audit.append(scope.record(kind="read", status="ok", action="audit.read", details=details))
+        return [visible_row(row, content=content) for row in rows]
+
+    def verify(self, scope: AdminScope) -> VerifyResult:
+        """Walk the chain; the check itself is audited (before its result is returned)."""
+        result = self._audit.verify()
+        details = {"ok": result.ok, "rows_checked": result.rows_checked}
+        self._audit.append(scope.record(kind="read", status="ok", action="audit.verify", details=details))
+        return result

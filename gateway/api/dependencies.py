@@ -1,0 +1,59 @@
+"""Services for handlers, by injection (Litestar ``Provide``): handlers never reach into app state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from gateway.admin.audit_trail import AuditTrail
+from gateway.admin.policies import PolicyAdmin
+from gateway.admin.scope import AdminScope
+from gateway.api.security import admin_scope
+from gateway.deps import Services
+from gateway.ingest.service import DocumentService
+from gateway.pipeline import AnswerPipeline
+from gateway.settings import Settings
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+def provide_settings(state: State) -> Settings:
+    return _services(state).settings
+
+
+def provide_pipeline(state: State) -> AnswerPipeline:
+    return _services(state).pipeline
+
+
+def provide_documents(state: State) -> DocumentService:
+    return _services(state).documents
+
+
+def provide_policy_admin(state: State) -> PolicyAdmin:
+    services = _services(state)
+    return PolicyAdmin(services.policy, services.audit)
+
+
+def provide_audit_trail(state: State) -> AuditTrail:
+    return AuditTrail(_services(state).audit)
+
+
+def provide_admin_scope(request: Request[Any, Any, Any]) -> AdminScope:
+    return admin_scope(request)
+
+
+DEPENDENCIES = {
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "pipeline": Provide(provide_pipeline, sync_to_thread=False),
+    "documents": Provide(provide_documents, sync_to_thread=False),
+    "policy_admin": Provide(provide_policy_admin, sync_to_thread=False),
+    "audit_trail": Provide(provide_audit_trail, sync_to_thread=False),
+    "admin": Provide(provide_admin_scope, sync_to_thread=False),
+}
+"""Registered once on the application; a handler names what it needs as a parameter."""
