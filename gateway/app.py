@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api.admin import AdminController
+from gateway.api.audit import AuditController
 from gateway.api.dependencies import DEPENDENCIES
 from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             yield
         finally:
             svc.documents.shutdown()  # kill parse workers: in-flight ingests end with 503, not a hang
+            svc.anchorer.stop()  # the shutdown anchor, also when the services were injected
             await svc.verifier.aclose()
             if services is None:
                 svc.close()
@@ -86,7 +88,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Exception: handle_unexpected,
     }
     app = Litestar(
-        route_handlers=[healthz, readyz, metrics, RetrievalController, DocumentController, AdminController],
+        route_handlers=[
+            healthz,
+            readyz,
+            metrics,
+            RetrievalController,
+            DocumentController,
+            AdminController,
+            AuditController,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=handlers,
         lifespan=[lifespan],

@@ -196,7 +196,6 @@ class Anchorer:
     ) -> None:
         self.log, self.store, self.signer = log, store, signer
         self.every_rows, self.every_seconds = every_rows, every_seconds
-        self._pending = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -204,10 +203,16 @@ class Anchorer:
         self.last: Anchor | None = None
         self.last_error: str | None = None
 
-    def appended(self, _entry: AuditEntry) -> None:
-        """Listener for :meth:`AuditLog.add_listener`: count, and wake the thread every N rows."""
-        self._pending += 1
-        if self._pending >= self.every_rows:
+    def appended(self, entry: AuditEntry) -> None:
+        """Listener for :meth:`AuditLog.add_listener`: count, and wake the thread every N rows.
+
+        The first row of a chain that has no anchor yet wakes it at once: until then verification
+        (rightly) refuses an unanchored chain, so a fresh install must not wait M seconds for it.
+        """
+        # Rows since the last anchor, by sequence: no counter to reset, so no append can be lost
+        # between the thread's write and its bookkeeping (and other processes' rows count too).
+        last = self.last
+        if last is None or entry.sequence - last.sequence >= self.every_rows:
             self._wake.set()
 
     def anchor_now(self, kind: str = "manual", details: dict[str, Any] | None = None) -> Anchor | None:
@@ -222,7 +227,7 @@ class Anchorer:
                 return None
             anchor = sign_anchor(self.signer, head, kind, details)
             self.store.write(anchor)
-            self.last, self._pending = anchor, 0
+            self.last = anchor
             return anchor
 
     def anchor_if_new(self, kind: str) -> Anchor | None:

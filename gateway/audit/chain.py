@@ -189,7 +189,8 @@ def content_hash(row: Mapping[str, Any]) -> str:
 def row_hash(row: Mapping[str, Any]) -> str:
     """The row's hash in its own ``hash_format`` (absent means 1; see the module doc).
 
-    A format 2 row without its content fields (a metadata-only export) must carry ``content_hash``.
+    A format 2 row whose content is redacted or absent (a metadata-only export) must carry
+    ``content_hash``; its visible content fields are then not hashed.
 
     Raises:
         UnknownHashFormat: ``hash_format`` is neither 1 nor 2.
@@ -199,7 +200,8 @@ def row_hash(row: Mapping[str, Any]) -> str:
         return hashlib.sha256(canonical_row({name: row[name] for name in HASHED_FIELDS})).hexdigest()
     if fmt != HASH_FORMAT:
         raise UnknownHashFormat(f"unknown hash format {fmt!r}")
-    digest = content_hash(row) if "question" in row else str(row["content_hash"])
+    redacted = row.get("content_redacted") or "question" not in row
+    digest = str(row["content_hash"]) if redacted else content_hash(row)
     hashed = {**{name: row[name] for name in METADATA_FIELDS}, "hash_format": fmt, "content_hash": digest}
     return hashlib.sha256(canonical_row(hashed)).hexdigest()
 
@@ -259,11 +261,16 @@ def canonical_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def metadata_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A canonical row without its content: the text fields give way to their ``content_hash``.
+    """A canonical row as a reader without audit-content rights sees it, still re-hashable.
 
-    A format 1 row's hash covers the text itself, so its metadata view cannot be re-hashed; it
-    keeps ``content_hash`` as null and verifies through the export's signature only.
+    What is shown follows the one visibility rule (:func:`gateway.audit.visibility.visible_row`:
+    question and answer redacted, citation titles dropped, ``content_redacted`` true); the row adds
+    ``content_hash``, the hash of the content as stored, so :func:`row_hash` reproduces the row's
+    hash from the metadata view. A format 1 row's hash covers the text itself: its
+    ``content_hash`` is null and it verifies through the export's signature only.
     """
-    out = {k: v for k, v in row.items() if k not in CONTENT_FIELDS}
+    from gateway.audit.visibility import visible_row  # noqa: PLC0415 - visibility imports nothing of ours
+
+    out = visible_row(row, content=False)
     out["content_hash"] = content_hash(row) if row.get("hash_format") == HASH_FORMAT else None
     return out

@@ -16,8 +16,9 @@ exported and is signed with the audit key:
 
 Every row carries its own ``sequence``, ``prev_hash`` and ``row_hash``, so the rows of a filtered
 export (one subject, one tenant) are each verifiable: their own hash, and their position in the
-chain. A ``metadata`` export omits question, answer and citations and carries each row's
-``content_hash`` instead (format 2 rows still re-hash exactly; see :mod:`gateway.audit.chain`).
+chain. A ``metadata`` export shows each row as :func:`gateway.audit.visibility.visible_row` shows it to a
+reader without audit-content rights (question and answer redacted, citation titles dropped) and adds
+its ``content_hash``, so format 2 rows still re-hash exactly (see :mod:`gateway.audit.chain`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 
 from gateway.audit.anchors import Anchor, AnchorStore, merge_anchors
-from gateway.audit.chain import CANONICAL_VERSION, CONTENT_FIELDS, ROW_FIELDS, canonical_row, metadata_dict, rfc3339
+from gateway.audit.chain import CANONICAL_VERSION, ROW_FIELDS, canonical_row, metadata_dict, rfc3339
 from gateway.audit.formats import ChunkSink, FileFormat, open_writer
 from gateway.audit.keys import AuditSigner, Keyring
 from gateway.audit.log import AuditLog
@@ -42,7 +43,8 @@ EXPORT_FORMAT = "gateway-audit-export/1"
 CHUNK_BYTES = 64 * 1024
 """Bytes gathered before a chunk is handed on (file write or HTTP body)."""
 FULL_COLUMNS: tuple[str, ...] = ROW_FIELDS
-METADATA_COLUMNS: tuple[str, ...] = (*(c for c in ROW_FIELDS if c not in CONTENT_FIELDS), "content_hash")
+METADATA_COLUMNS: tuple[str, ...] = (*ROW_FIELDS, "content_redacted", "content_hash")
+"""A metadata export keeps every column (content redacted by the visibility rule) plus the content hash."""
 
 
 @dataclass(frozen=True, slots=True)

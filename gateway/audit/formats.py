@@ -26,7 +26,7 @@ from gateway.audit.chain import canonical_bytes
 FileFormat = Literal["jsonl", "csv", "parquet"]
 FILE_FORMATS: tuple[FileFormat, ...] = ("jsonl", "csv", "parquet")
 
-JSON_COLUMNS = frozenset({"groups", "citations", "retrieved", "guards", "latencies_ms", "details"})
+JSON_COLUMNS = frozenset({"groups", "citations", "retrieved", "guards", "latencies_ms", "details", "content_redacted"})
 INT_COLUMNS = frozenset({"sequence", "policy_version", "hash_format"})
 
 

@@ -81,3 +81,20 @@ AUDIT_TABLE: Table = cast(Table, AuditRow.__table__)
 
 ANCHOR_TABLE: Table = cast(Table, AnchorRow.__table__)
 """The Core table of signed anchors."""
+
+
+class ExportRow(Base):
+    """The signed manifest of an export streamed over HTTP, kept for ``GET .../manifest``."""
+
+    __tablename__ = "audit_exports"
+
+    export_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128), nullable=False, index=True)
+    """The tenant exported: only readers of that tenant's audit trail may fetch the manifest."""
+    requested_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Null until the last byte was sent (an interrupted export has no manifest)."""
+
+
+EXPORT_TABLE: Table = cast(Table, ExportRow.__table__)

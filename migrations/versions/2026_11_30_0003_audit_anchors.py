@@ -7,6 +7,7 @@
   rewritten by a migration could no longer prove it was not rewritten by someone else.
 * ``audit_log.purged_by``: set on rows that retention emptied (outside the hash).
 * an index on ``audit_log.occurred_at`` for time-sliced exports and verification.
+* ``audit_exports``: the signed manifests of exports streamed over HTTP.
 
 Revision ID: 0003_audit_anchors
 Revises: 0002
@@ -44,9 +45,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_anchors")),
     )
     op.create_index(op.f("ix_audit_anchors_sequence"), "audit_anchors", ["sequence"], unique=False)
+    op.create_table(
+        "audit_exports",
+        sa.Column("export_id", sa.String(length=64), nullable=False),
+        sa.Column("tenant", sa.String(length=128), nullable=False),
+        sa.Column("requested_by", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("manifest", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("export_id", name=op.f("pk_audit_exports")),
+    )
+    op.create_index(op.f("ix_audit_exports_tenant"), "audit_exports", ["tenant"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_audit_exports_tenant"), table_name="audit_exports")
+    op.drop_table("audit_exports")
     op.drop_index(op.f("ix_audit_anchors_sequence"), table_name="audit_anchors")
     op.drop_table("audit_anchors")
     with op.batch_alter_table("audit_log") as batch:

@@ -196,14 +196,17 @@ def test_the_anchorer_anchors_every_n_rows_and_on_stop(kit: Kit) -> None:
     kit.anchorer.every_rows = 5
     kit.log.add_listener(kit.anchorer.appended)
     kit.anchorer.start()
-    kit.fill(5)
+    kit.fill(1)  # a chain's first row is anchored at once
     deadline = time.monotonic() + 10
-    while not kit.store.load() and time.monotonic() < deadline:
+    while len(kit.store.load()) < 1 and time.monotonic() < deadline:
         time.sleep(0.02)
-    kit.fill(3, start=6)  # under the threshold: only the shutdown anchor covers these
+    kit.fill(5, start=2)  # five more: the next anchor
+    while len(kit.store.load()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    kit.fill(3, start=7)  # under the threshold: only the shutdown anchor covers these
     kit.anchorer.stop()
     anchors = kit.store.load()
-    assert [(a.kind, a.sequence) for a in anchors] == [("periodic", 5), ("shutdown", 8)]
+    assert [(a.kind, a.sequence) for a in anchors] == [("periodic", 1), ("periodic", 6), ("shutdown", 9)]
     sink = kit.store.sink
     assert sink is not None
     assert [json.loads(line)["signature"] for line in sink.read_text().splitlines()] == [a.signature for a in anchors]

@@ -20,7 +20,7 @@ from gateway import migrate
 from gateway.db import Base
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"alembic_version", "audit_anchors", "audit_log", "casbin_rule", "documents", "policy_state"}
+TABLES = {"alembic_version", "audit_anchors", "audit_exports", "audit_log", "casbin_rule", "documents", "policy_state"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
