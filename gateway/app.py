@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api.admin import AdminController
+from gateway.api.audit import AuditController
 from gateway.api.dependencies import DEPENDENCIES
 from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             yield
         finally:
             svc.documents.shutdown()  # kill parse workers: in-flight ingests end with 503, not a hang
+            svc.anchorer.stop()  # the shutdown anchor, also when the services were injected
             await svc.verifier.aclose()
             if services is None:
                 svc.close()
@@ -95,6 +97,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             DocumentController,
             AdminController,
             QuarantineController,
+            AuditController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=handlers,

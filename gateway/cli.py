@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, migrate, doctor, token, policy, audit, ingest, opensearch."""
+"""The ``gateway`` command: serve, migrate, doctor, token, policy, audit (gateway/commands), ingest, opensearch."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gateway.commands import audit_export  # noqa: F401 - registers export, verify-export, retention
+from gateway.commands.audit import audit
 from gateway.commands.operator import Operator
 from gateway.errors import GatewayError
 from gateway.settings import Settings
@@ -156,32 +158,6 @@ def policy_load(operator: Operator, extra: tuple[Path, ...]) -> None:
     console.print(f"policy loaded: {rules} rules, version {version}")
 
 
-@main.group()
-def audit() -> None:
-    """Audit trail commands."""
-
-
-@audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 and name the first bad row if anything was edited, deleted or reordered."""
-    from gateway.audit.log import AuditLog  # noqa: PLC0415
-    from gateway.db import make_engine  # noqa: PLC0415
-
-    settings = _settings()
-    engine = make_engine(settings.resolved_database_url)
-    with Progress(
-        TextColumn("verifying"), TextColumn("{task.completed} rows"), TimeElapsedColumn(), console=console
-    ) as progress:
-        task = progress.add_task("verify", total=None)
-        result = AuditLog(engine).verify(progress=lambda n: progress.update(task, completed=n))
-    engine.dispose()
-    if result.ok:
-        click.echo(f"audit chain OK: {result.rows_checked} rows")
-        return
-    click.echo(f"audit chain BROKEN at sequence {result.first_bad_sequence}: {result.problem}")
-    raise SystemExit(1)
-
-
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--tenant", default="default", show_default=True)
@@ -281,6 +257,9 @@ def opensearch_reindex_cmd() -> None:
     from gateway.retrieval.opensearch.admin import opensearch_reindex  # noqa: PLC0415
 
     click.echo(opensearch_reindex(_settings()))
+
+
+main.add_command(audit)
 
 
 def _add_screen_group() -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from gateway.audit.anchors import Anchorer, AnchorStore
+from gateway.audit.keys import load_signer
 from gateway.audit.log import AuditLog
 from gateway.audit.record import AuditRecord
 from gateway.auth.principal import Principal
@@ -122,6 +124,21 @@ def secure_storage(settings: Settings) -> None:
         secure_file(settings.index_dir / "chunks.sqlite3")
 
 
+def provide_anchorer(settings: Settings, engine: Engine, audit: AuditLog) -> Anchorer:
+    """The anchorer, listening to ``audit``; its key is loaded (or generated) now, so a missing
+    configured key stops the start instead of leaving the chain unanchored."""
+    store = AnchorStore(engine, settings.audit.anchor_sink)
+    anchorer = Anchorer(
+        audit,
+        store,
+        load_signer(settings),
+        every_rows=settings.audit.anchor_every_rows,
+        every_seconds=settings.audit.anchor_every_seconds,
+    )
+    audit.add_listener(anchorer.appended)
+    return anchorer
+
+
 @dataclass
 class Services:
     """Everything a request needs; built once per process by ``build_services``."""
@@ -137,6 +154,7 @@ class Services:
     documents: DocumentService
     pipeline: AnswerPipeline
     metrics: Metrics
+    anchorer: Anchorer
     index_info: IndexInfo | None = None
 
     def start(self) -> None:
@@ -147,10 +165,12 @@ class Services:
             upgrade(self.settings.resolved_database_url)
         seed_policy_audited(self.policy, self.audit)
         self.policy.start()
+        self.anchorer.start()
         self.index_info = self.retriever.ensure_index(self.embedder.model_id, self.embedder.dimension)
 
     def close(self) -> None:
         self.documents.shutdown()
+        self.anchorer.stop()  # the shutdown anchor: signs the final head
         self.policy.stop()
         self.retriever.close()
         self.engine.dispose()
@@ -223,4 +243,5 @@ def build_services(
         documents=documents,
         pipeline=pipeline,
         metrics=metrics,
+        anchorer=provide_anchorer(settings, engine, audit),
     )

@@ -84,6 +84,23 @@ def run_checks(settings: Settings) -> Iterator[Check]:  # noqa: PLR0915 - one ch
 
     yield _run("policy", policy)
 
+    def anchors() -> str:
+        from gateway.audit.anchors import AnchorStore  # noqa: PLC0415
+        from gateway.audit.keys import load_keyring, load_signer  # noqa: PLC0415
+        from gateway.audit.log import AuditLog  # noqa: PLC0415
+
+        signer = load_signer(settings, create=settings.audit.key_file is None)
+        head, newest = AuditLog(engine).head(), AnchorStore(engine, settings.audit.anchor_sink).latest()
+        if head is not None and newest is None:
+            raise RuntimeError("the audit chain has no signed anchor: start the gateway or run `gateway audit anchor`")
+        if newest is not None and not newest.verified_by(load_keyring(settings)):
+            raise RuntimeError(f"the newest anchor (sequence {newest.sequence}) does not verify with a trusted key")
+        behind = 0 if head is None or newest is None else head.sequence - newest.sequence
+        where = "no rows yet" if newest is None else f"newest anchor at {newest.sequence} ({newest.anchored_at})"
+        return f"signing key {signer.key_id}; {where}; {behind} rows not yet anchored"
+
+    yield _run("audit anchors", anchors)
+
     def documents() -> str:
         from gateway.ingest.registry import DocumentRegistry  # noqa: PLC0415
 

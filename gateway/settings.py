@@ -170,6 +170,30 @@ class ChunkingSettings(BaseSettings):
     overlap_tokens: int = 30
 
 
+class AuditSettings(BaseSettings):
+    """Audit anchors, the audit signing key, exports and retention."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_AUDIT_", extra="ignore")
+
+    key_file: Path | None = None
+    """Ed25519 private key (PKCS#8 PEM) that signs anchors and export manifests. Unset: generated
+    into ``<data_dir>/audit/signing-key.pem`` (0600) on first use. Set: must exist (e.g. a file a
+    secrets manager mounts); it is never generated at a configured path."""
+    trusted_keys_file: Path | None = None
+    """JWKS of retired public keys that still verify old anchors (default ``<data_dir>/audit/trusted-keys.json``)."""
+    anchor_every_rows: int = Field(default=1000, ge=1)
+    """Anchor the chain head after this many new rows..."""
+    anchor_every_seconds: float = Field(default=60.0, gt=0)
+    """...or after this long with new rows, whichever comes first (and always on shutdown)."""
+    anchor_sink: Path | None = None
+    """Optional second sink: an append-only JSON-lines file (``chattr +a``, or a mounted object-store
+    path) that receives every anchor, so an attacker with only database access cannot delete them."""
+    export_batch_rows: int = Field(default=2000, ge=1)
+    """Rows per keyset page when exporting: bounds the exporter's memory."""
+    retention_days: dict[str, int] = Field(default_factory=dict)
+    """Per-tenant retention (JSON, e.g. ``{"northwind": 365}``); ``gateway audit retention`` applies it."""
+
+
 class Settings(BaseSettings):
     """Root settings. Defaults run on one machine with no server at all."""
 
@@ -205,6 +229,7 @@ class Settings(BaseSettings):
     opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
 
@@ -222,6 +247,16 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def audit_key_file(self) -> Path:
+        """The audit signing key: the configured file, or the one generated in the data dir."""
+        return self.audit.key_file or self.data_dir / "audit" / "signing-key.pem"
+
+    @property
+    def audit_trusted_keys_file(self) -> Path:
+        """Retired audit public keys (JWKS) that still verify old anchors."""
+        return self.audit.trusted_keys_file or self.data_dir / "audit" / "trusted-keys.json"
 
     @model_validator(mode="after")
     def _refuse_dangerous_combinations(self) -> Settings:

@@ -168,6 +168,9 @@ class AdminController(Controller):
             "rows_checked": result.rows_checked,
             "first_bad_sequence": result.first_bad_sequence,
             "problem": result.problem,
+            "anchors_checked": result.anchors_checked,
+            "last_anchor_sequence": result.last_anchor_sequence,
+            "unanchored_rows": result.unanchored_rows,
         }
 
 

@@ -8,11 +8,16 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from gateway.admin.audit_exports import AuditExports
 from gateway.admin.audit_trail import AuditTrail
 from gateway.admin.policies import PolicyAdmin
 from gateway.admin.quarantine import QuarantineReview
 from gateway.admin.scope import AdminScope
 from gateway.api.security import admin_scope
+from gateway.audit.anchored import verify_chain
+from gateway.audit.export import Exporter
+from gateway.audit.keys import load_keyring
+from gateway.audit.verify import VerifyResult
 from gateway.deps import Services
 from gateway.ingest.quarantine import QuarantineStore
 from gateway.ingest.service import DocumentService
@@ -43,7 +48,23 @@ def provide_policy_admin(state: State) -> PolicyAdmin:
 
 
 def provide_audit_trail(state: State) -> AuditTrail:
-    return AuditTrail(_services(state).audit)
+    services = _services(state)
+
+    def against_anchors() -> VerifyResult:
+        return verify_chain(services.audit, services.anchorer.store, load_keyring(services.settings))
+
+    return AuditTrail(services.audit, against_anchors)
+
+
+def provide_audit_exports(state: State) -> AuditExports:
+    services = _services(state)
+    exporter = Exporter(
+        services.audit,
+        services.anchorer.store,
+        services.anchorer.signer,
+        batch=services.settings.audit.export_batch_rows,
+    )
+    return AuditExports(services.audit, exporter, services.engine)
 
 
 def provide_quarantine_review(state: State) -> QuarantineReview:
@@ -62,6 +83,7 @@ DEPENDENCIES = {
     "documents": Provide(provide_documents, sync_to_thread=False),
     "policy_admin": Provide(provide_policy_admin, sync_to_thread=False),
     "audit_trail": Provide(provide_audit_trail, sync_to_thread=False),
+    "audit_exports": Provide(provide_audit_exports, sync_to_thread=False),
     "admin": Provide(provide_admin_scope, sync_to_thread=False),
     "review": Provide(provide_quarantine_review, sync_to_thread=False),
 }

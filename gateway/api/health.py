@@ -20,7 +20,8 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz", sync_to_thread=True)
 def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
-    """Database, search index and policy are all usable; 503 names which are not."""
+    """Database, search index and policy are all usable and the audit chain is being anchored;
+    503 names which are not."""
     services: Services = request.app.state.services
     checks: dict[str, str] = {}
 
@@ -33,6 +34,9 @@ def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
             checks[name] = "ok"
         except GatewayError as exc:
             checks[name] = exc.code
+    # The anchorer's last attempt: a gateway that cannot sign its chain head keeps writing rows,
+    # but their trust root lags, so readiness says so (and `gateway doctor` says how far).
+    checks["anchors"] = "ok" if services.anchorer.last_error is None else "anchor_failed"
     ok = all(v == "ok" for v in checks.values())
     return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit.chain import GENESIS_HASH, canonical_dict, stored_row
@@ -54,6 +54,22 @@ class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        self._listeners: list[Callable[[AuditEntry], None]] = []
+
+    def add_listener(self, listener: Callable[[AuditEntry], None]) -> None:
+        """Call ``listener`` after every committed append (the anchorer counts rows this way).
+
+        A listener runs on the appending thread and must be cheap; its exceptions are logged and
+        never undo or fail the append, which is already committed.
+        """
+        self._listeners.append(listener)
+
+    def _notify(self, entry: AuditEntry) -> None:
+        for listener in self._listeners:
+            try:
+                listener(entry)
+            except Exception as exc:  # the row is committed; a listener must not turn that into an error
+                logger.error("audit listener failed", exc_info=exc)
 
     def append(self, record: AuditRecord) -> AuditEntry:
         """Write ``record`` as the next row of the chain and commit it.
@@ -82,12 +98,15 @@ class AuditLog:
             logger.error("audit transaction could not start", exc_info=exc)
             raise AuditUnavailable() from exc
         with conn:
-            yield AuditTransaction(conn)
+            tx = AuditTransaction(conn)
+            yield tx
             try:
                 conn.commit()
             except SQLAlchemyError as exc:
                 logger.error("audit transaction commit failed", exc_info=exc)
                 raise AuditUnavailable() from exc
+        for entry in tx.entries:  # only once committed: listeners (the anchorer) see real rows
+            self._notify(entry)
 
     def _begin_serialised(self, conn: Connection) -> None:
         """Start the append transaction holding the chain's write lock."""
@@ -127,8 +146,29 @@ class AuditLog:
             logger.error("audit store write probe failed", exc_info=exc)
             raise AuditUnavailable() from exc
 
-    def iter_rows(self, *, since: int = 0, batch: int = 1000) -> Iterator[dict[str, Any]]:
-        """Rows with ``sequence > since`` as canonical dicts, in sequence order, ``batch`` at a time.
+    def head(self) -> AuditEntry | None:
+        """The newest row's sequence and hash (None for an empty chain).
+
+        Raises:
+            AuditUnavailable: the table could not be read.
+        """
+        try:
+            with self._engine.connect() as conn:
+                last = conn.execute(select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)).first()
+        except SQLAlchemyError as exc:
+            logger.error("audit read failed", exc_info=exc)
+            raise AuditUnavailable() from exc
+        return None if last is None else AuditEntry(sequence=int(last[0]), row_hash=str(last[1]))
+
+    def iter_rows(
+        self,
+        *,
+        since: int = 0,
+        until: int | None = None,
+        where: Sequence[ColumnElement[bool]] = (),
+        batch: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows with ``since < sequence <= until`` matching ``where``, as canonical dicts, in order.
 
         Each batch is its own short query (keyset pagination), so no transaction or cursor is
         held open while the caller works, and memory stays bounded by ``batch``.
@@ -138,11 +178,46 @@ class AuditLog:
         """
         after = since
         while True:
-            rows = self._fetch(select(T).where(T.c.sequence > after).order_by(T.c.sequence).limit(batch))
+            query = select(T).where(T.c.sequence > after, *where).order_by(T.c.sequence).limit(batch)
+            if until is not None:
+                query = query.where(T.c.sequence <= until)
+            rows = self._fetch(query)
             yield from rows
             if len(rows) < batch:
                 return
             after = int(rows[-1]["sequence"])
+
+    def sequence_range(self, start: datetime | None, end: datetime | None) -> tuple[int, int] | None:
+        """The first and last sequence of the rows with ``start <= occurred_at < end`` (None if none).
+
+        Raises:
+            AuditUnavailable: the table could not be read.
+        """
+        query = select(func.min(T.c.sequence), func.max(T.c.sequence))
+        if start is not None:
+            query = query.where(T.c.occurred_at >= start)
+        if end is not None:
+            query = query.where(T.c.occurred_at < end)
+        try:
+            with self._engine.connect() as conn:
+                low, high = conn.execute(query).one()
+        except SQLAlchemyError as exc:
+            logger.error("audit read failed", exc_info=exc)
+            raise AuditUnavailable() from exc
+        return None if low is None else (int(low), int(high))
+
+    def count(self, where: Sequence[ColumnElement[bool]] = ()) -> int:
+        """How many rows match ``where`` (for progress bars).
+
+        Raises:
+            AuditUnavailable: the table could not be read.
+        """
+        try:
+            with self._engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(T).where(*where)).scalar_one())
+        except SQLAlchemyError as exc:
+            logger.error("audit read failed", exc_info=exc)
+            raise AuditUnavailable() from exc
 
     def verify(self, *, progress: Callable[[int], None] | None = None, batch: int = 1000) -> VerifyResult:
         """Walk the whole chain from sequence 1 (see :mod:`gateway.audit.verify` for what it finds).
@@ -192,6 +267,8 @@ class AuditTransaction:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         """The transaction's connection: run the change that the audit rows describe on it."""
+        self.entries: list[AuditEntry] = []
+        """What was appended (the audit log notifies its listeners of these after the commit)."""
 
     def append(self, record: AuditRecord) -> AuditEntry:
         """Add ``record`` as the next row of the chain (committed with the transaction).
@@ -209,4 +286,6 @@ class AuditTransaction:
         except SQLAlchemyError as exc:
             logger.error("audit append failed (request %s)", record.request_id, exc_info=exc)
             raise AuditUnavailable() from exc
-        return AuditEntry(sequence=sequence, row_hash=row["row_hash"])
+        entry = AuditEntry(sequence=sequence, row_hash=row["row_hash"])
+        self.entries.append(entry)
+        return entry

@@ -58,7 +58,7 @@ def test_health_ready_metrics_and_schema_need_no_token(client: TestClient[Any]) 
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "index": "ok", "policy": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "index": "ok", "policy": "ok", "anchors": "ok"}
     client.post("/v1/search", json={"query": "x"})
     metrics = client.get("/metrics").text
     assert "gateway_http_requests_total" in metrics and 'route="/v1/search"' in metrics

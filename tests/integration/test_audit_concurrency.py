@@ -78,15 +78,17 @@ def test_threads_appending_at_once_keep_one_gapless_chain(audit_url: str) -> Non
 
 WORKER = textwrap.dedent(
     """
-    import sys, time
+    import pathlib, sys, time
     from datetime import UTC, datetime
     from gateway.audit.log import AuditLog
     from gateway.audit.record import AuditRecord
     from gateway.db import make_engine
 
-    url, name, count, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    url, name, count, gate = sys.argv[1], sys.argv[2], int(sys.argv[3]), pathlib.Path(sys.argv[4])
     log = AuditLog(make_engine(url))
-    time.sleep(max(0.0, start_at - time.time()))
+    (gate / f"{name}.ready").touch()
+    while not (gate / "go").exists():  # a barrier across processes: nobody starts before all are ready
+        time.sleep(0.002)
     began = time.time()
     for i in range(count):
         log.append(AuditRecord(
@@ -106,15 +108,16 @@ def _connect_once(url: str) -> None:
 
 
 @pytest.mark.slow
-def test_processes_appending_at_once_keep_one_gapless_chain(audit_url: str) -> None:
+def test_processes_appending_at_once_keep_one_gapless_chain(audit_url: str, tmp_path: Path) -> None:
     processes, per_process = 3, 60
     # Put a fresh SQLite file into WAL mode first: make_engine's connect hook switches the journal
     # mode before it sets busy_timeout, so processes racing to be first can see "database is locked".
     _connect_once(audit_url)
-    start_at = time.time() + 2.0  # every worker has imported everything by then, so they overlap
+    gate = tmp_path / "gate"
+    gate.mkdir()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, audit_url, f"p{n}", str(per_process), str(start_at)],
+            [sys.executable, "-c", WORKER, audit_url, f"p{n}", str(per_process), str(gate)],
             cwd=ROOT,
             env={"PYTHONPATH": str(ROOT), "PATH": ""},
             stdout=subprocess.PIPE,
@@ -123,6 +126,14 @@ def test_processes_appending_at_once_keep_one_gapless_chain(audit_url: str) -> N
         )
         for n in range(processes)
     ]
+    # Open the barrier only once every worker has imported everything and opened its engine, however
+    # slowly a loaded machine starts them (a fixed start time made this test flaky under load).
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("*.ready"))) < processes:
+        assert all(p.poll() is None for p in procs), "a worker died before the barrier"
+        assert time.monotonic() < deadline, "the workers never became ready"
+        time.sleep(0.01)
+    (gate / "go").touch()
     spans: list[tuple[float, float]] = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)

@@ -109,7 +109,7 @@ def test_scores_and_latencies_are_rounded_before_storing(log: AuditLog) -> None:
 
 def test_iter_rows_streams_in_order_from_since(log: AuditLog) -> None:
     assert [r["sequence"] for r in log.iter_rows(since=3, batch=2)] == [4, 5, 6, 7, 8]
-    assert set(next(log.iter_rows())) == {*HASHED_FIELDS, "row_hash"}
+    assert set(next(log.iter_rows())) == {*HASHED_FIELDS, "hash_format", "row_hash", "purged_by"}
 
 
 def test_verify_reports_progress_per_batch(log: AuditLog) -> None:
@@ -225,7 +225,7 @@ def test_tampering_is_detected_at_the_first_bad_sequence(
 
 
 def test_deleting_the_last_row_is_not_detectable_by_the_chain_alone(log: AuditLog, engine: Engine) -> None:
-    """Documented limitation: truncating the tail needs a signed anchor (a later compliance change)."""
+    """The chain alone cannot see it; the signed anchors can (tests/integration/test_audit_anchors.py)."""
     with engine.begin() as conn:
         conn.execute(delete(T).where(T.c.sequence == ROWS))
     result = log.verify()

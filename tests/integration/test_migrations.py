@@ -21,7 +21,7 @@ from gateway.db import Base
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
-    "alembic_version", "audit_log", "casbin_rule", "documents", "policy_state",
+    "alembic_version", "audit_anchors", "audit_exports", "audit_log", "casbin_rule", "documents", "policy_state",
     "quarantine", "poisoning_flood_documents", "poisoning_flood_bands",
 }  # fmt: skip
 
@@ -102,3 +102,36 @@ def test_alembic_command_line_reads_the_gateway_database_url(tmp_path: Path) -> 
     with engine.connect() as conn:
         assert conn.execute(select(text("version_num")).select_from(text("alembic_version"))).scalar() == migrate.head()
     engine.dispose()
+    engine.dispose()
+
+
+def test_rows_written_before_hash_format_2_keep_format_1_and_still_verify(db_url: str) -> None:
+    """The format 2 migration is deliberate: old rows are not re-hashed, they are marked format 1."""
+    from datetime import UTC, datetime
+
+    from gateway.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_row
+    from gateway.audit.log import AuditLog
+    from gateway.audit.models import AUDIT_TABLE
+    from gateway.audit.record import AuditRecord
+    from gateway.db import make_engine
+
+    migrate.upgrade(db_url, "0001")
+    row = {
+        "sequence": 1, "request_id": "r1", "occurred_at": datetime(2026, 11, 25, tzinfo=UTC), "tenant": "acme",
+        "subject": "alice", "groups": [], "policy_version": 1, "kind": "ask", "action": "", "status": "answered",
+        "question": "q?", "answer": "a.", "citations": [], "retrieved": [], "generator": None, "guards": {},
+        "latencies_ms": {}, "details": {}, "prev_hash": GENESIS_HASH,
+    }  # fmt: skip
+    import hashlib
+
+    row["row_hash"] = hashlib.sha256(canonical_row({k: row[k] for k in HASHED_FIELDS})).hexdigest()
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(AUDIT_TABLE.insert().values(**row))  # only 0001's columns
+    engine.dispose()
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    log = AuditLog(engine)
+    log.append(AuditRecord("r2", "ask", "answered", "acme", "bob", (), 1, datetime(2026, 11, 30, tzinfo=UTC)))
+    assert [r["hash_format"] for r in log.iter_rows()] == [1, 2]
+    assert log.verify().ok

@@ -12,15 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.audit.chain import (
+    CONTENT_FIELDS,
     GENESIS_HASH,
     HASHED_FIELDS,
+    UnknownHashFormat,
     canonical_dict,
     canonical_row,
+    content_hash,
     json_value,
+    metadata_dict,
     row_hash,
     stored_row,
 )
 from gateway.audit.record import AuditRecord, RetrievedRef
+from gateway.audit.visibility import REDACTED
 
 CET = timezone(timedelta(hours=1))
 
@@ -80,9 +85,9 @@ def _record(**overrides: Any) -> AuditRecord:
     return AuditRecord(**values)
 
 
-def test_golden_hash_of_a_first_row_never_changes() -> None:
-    """Pinned: a change here would make every existing chain fail to verify."""
-    row = stored_row(_record(), sequence=1, prev_hash=GENESIS_HASH)
+def test_golden_hash_of_a_format_1_first_row_never_changes() -> None:
+    """Pinned: rows written before format 2 keep verifying exactly as they were written."""
+    row = {**stored_row(_record(), sequence=1, prev_hash=GENESIS_HASH), "hash_format": 1}
     assert canonical_row({f: row[f] for f in HASHED_FIELDS}) == (
         b'{"action":"","answer":"There [1].","citations":[],"details":{},"generator":null,'
         b'"groups":["staff"],"guards":{},"kind":"ask","latencies_ms":{"total":12.5},'
@@ -91,7 +96,36 @@ def test_golden_hash_of_a_first_row_never_changes() -> None:
         b'"retrieved":[{"chunk_id":"d#0","document_id":"d","score":0.5,"version":1}],'
         b'"sequence":1,"status":"answered","subject":"alice","tenant":"acme"}'
     )
-    assert row["row_hash"] == "658f1140a15f9121eb2415d1e532d6e48774955e59f8b9ad2488c73287cd7c43"
+    assert row_hash(row) == "658f1140a15f9121eb2415d1e532d6e48774955e59f8b9ad2488c73287cd7c43"
+
+
+def test_golden_hash_of_a_format_2_first_row_never_changes() -> None:
+    """Pinned: the contract of every new row (and of exports): content hashed apart, then the metadata."""
+    row = stored_row(_record(), sequence=1, prev_hash=GENESIS_HASH)
+    assert row["hash_format"] == 2
+    assert canonical_row({f: row[f] for f in CONTENT_FIELDS}) == (
+        b'{"answer":"There [1].","citations":[],"question":"Where?"}'
+    )
+    assert content_hash(row) == "98b5ff02ba86819b86f79306133d2d0854e5b63842dd4055f56de0924407e896"
+    assert row["row_hash"] == "f6b1b154458292627ff462ffc0f1447b0f328c0f4451d47dd9d9990607e54c34"
+
+
+def test_a_metadata_view_of_a_format_2_row_hashes_like_the_row() -> None:
+    row = canonical_dict(stored_row(_record(), sequence=1, prev_hash=GENESIS_HASH))
+    view = metadata_dict(row)
+    assert view["question"] == view["answer"] == REDACTED and view["content_redacted"] is True
+    assert row_hash(view) == row["row_hash"]
+    assert row_hash({**view, "question": "anything"}) == row["row_hash"]  # redacted text is not what is hashed
+    assert row_hash({**view, "content_hash": "0" * 64}) != row["row_hash"]
+
+
+@pytest.mark.parametrize("fmt", [1, 3, "2"])
+def test_switching_the_hash_format_changes_or_refuses_the_hash(fmt: object) -> None:
+    row = stored_row(_record(), sequence=1, prev_hash=GENESIS_HASH)
+    try:
+        assert row_hash({**row, "hash_format": fmt}) != row["row_hash"]
+    except UnknownHashFormat:
+        assert fmt != 1
 
 
 @pytest.mark.parametrize("field", [f for f in HASHED_FIELDS if f != "occurred_at"])

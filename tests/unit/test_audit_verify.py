@@ -39,7 +39,7 @@ def test_an_empty_chain_verifies() -> None:
 
 def test_an_intact_chain_verifies_and_reports_progress() -> None:
     seen: list[int] = []
-    assert verify_rows(chain(5), progress=seen.append, progress_every=2) == VerifyResult(True, 5)
+    assert verify_rows(chain(5), progress=seen.append, progress_every=2) == VerifyResult(True, 5, last_sequence=5)
     assert seen == [2, 4, 5]
 
 
