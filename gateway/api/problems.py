@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
-from gateway.errors import AuthenticationError, GatewayError
+from gateway.errors import AuthenticationError, Busy, GatewayError, RateLimited
 from gateway.observability import request_id_var
 
 log = logging.getLogger("gateway.errors")
@@ -42,6 +42,10 @@ def handle_gateway_error(_request: Request[Any, Any, Any], exc: GatewayError) ->
     headers = None
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="gateway", error="invalid_token"'}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Busy):
+        headers = {"Retry-After": "1"}
     detail = exc.detail if exc.status_code < 500 else None  # 5xx: code and request id only
     if exc.status_code >= 500:
         log.warning("dependency failure", extra={"code": exc.code, "status": exc.status_code})
