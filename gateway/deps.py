@@ -242,6 +242,7 @@ def build_services(
         limiter=provide_limiter(settings),
         stages=Stages(settings.stages),
     )
+    metrics.policy_age.set_function(lambda: policy.unconfirmed_seconds)
     return Services(
         settings=settings,
         engine=engine,

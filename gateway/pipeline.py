@@ -23,7 +23,7 @@ from gateway.audit.record import AuditKind, AuditRecord, AuditStatus, RetrievedR
 from gateway.auth.principal import Principal
 from gateway.authz.service import PolicyService
 from gateway.authz.view import PolicyView
-from gateway.errors import GatewayError, InvalidRequest, ModelUnavailable
+from gateway.errors import GatewayError, InvalidRequest, ModelUnavailable, RateLimited
 from gateway.generation.base import Completion, Generator
 from gateway.observability import Metrics
 from gateway.ratelimit import RequestLimiter
@@ -188,6 +188,8 @@ class AnswerPipeline:
             draft.view = self.policy.current()  # one policy per request
             yield draft
         except Exception as exc:
+            if isinstance(exc, RateLimited):
+                self.metrics.rate_limited.labels(scope=exc.scope).inc()
             draft.status = "refused" if isinstance(exc, GatewayError) and exc.status_code < 500 else "failed"
             draft.fields = {"retrieved": draft.fields.get("retrieved", ())}
             error = exc.code if isinstance(exc, GatewayError) else "internal_error"

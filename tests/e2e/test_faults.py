@@ -336,3 +336,37 @@ def test_embedding_slots_bound_concurrent_forward_passes(data_dir: Path) -> None
         )
     assert all(r.status_code == 200 for r in results) and peak == 2
     services.close()
+
+
+# -- policy store --------------------------------------------------------------------------------
+
+
+def _unconfirmed(client: TestClient[Any]) -> float:
+    line = next(x for x in client.get("/metrics").text.splitlines() if x.startswith("gateway_policy_unconfirmed"))
+    return float(line.split()[-1])
+
+
+def test_a_policy_store_outage_alerts_then_fails_closed_then_recovers_without_restart(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = build_services(_settings(data_dir))  # polls every 0.2 s, stale after 1.5 s
+    search = {"query": "on-call rotation"}
+    with _client(services) as client:
+        assert _unconfirmed(client) < 1.0
+        with services.engine.begin() as conn:  # the store disappears (a dropped schema, a bad restore)
+            conn.execute(text("ALTER TABLE policy_state RENAME TO policy_state_away"))
+        time.sleep(0.7)
+        assert client.post("/v1/search", json=search, headers=_headers(services)).status_code == 200  # last good
+        assert _unconfirmed(client) >= 0.5  # the alert signal rises while the last good policy is enforced
+        time.sleep(services.policy.stale_after)
+        refused = client.post("/v1/search", json=search, headers=_headers(services))
+        _assert_503(refused, "policy_unavailable")  # never without a policy
+        with services.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE policy_state_away RENAME TO policy_state"))
+        time.sleep(0.6)
+        assert client.post("/v1/search", json=search, headers=_headers(services)).status_code == 200
+        assert _unconfirmed(client) < 1.0
+    assert any(r.name == "gateway.authz.service" and r.levelname == "WARNING" for r in caplog.records)
+    rows = services.audit.search(tenant=TENANT, kind="search", limit=3)
+    assert [(r["status"], r["details"].get("error")) for r in rows][1] == ("failed", "policy_unavailable")
+    services.close()
