@@ -6,6 +6,8 @@ is reflected, executed or read from disk.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import shutil
 import time
@@ -90,8 +92,17 @@ def test_a_nested_jwt_is_refused(client: TestClient[Any], services: Services) ->
 def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused(
     client: TestClient[Any], services: Services
 ) -> None:
-    secret = (services.settings.data_dir / "dev-issuer").as_posix().encode()  # any shared secret at all
-    token = jwt.encode(CLAIMS, secret, algorithm="HS256", headers={"kid": "dev"})
+    """Algorithm confusion: HS256 keyed with the issuer's *public* key (which anyone can fetch)."""
+    private = serialization.load_pem_private_key((key_directory(services.settings) / KEY_FILE_NAME).read_bytes(), None)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    kid = jwt.get_unverified_header(mint_dev_token(services.settings, "x", [], tenant=TENANT))["kid"]
+    now = int(time.time())
+    claims = {**CLAIMS, "iss": DEV_ISSUER, "iat": now, "nbf": now, "exp": now + 60}
+    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{_b64(claims)}"
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    token = f"{signing_input}.{_b64(signature)}"
     _refused(client.get("/v1/admin/audit", headers={"Authorization": f"Bearer {token}"}))
 
 
