@@ -15,10 +15,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api.admin import AdminController
-from gateway.api.audit import AuditController
+from gateway.api.audit import AuditController, document_export
 from gateway.api.dependencies import DEPENDENCIES
 from gateway.api.health import healthz, metrics, readyz
-from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
+from gateway.api.problems import document_problems, handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.api.quarantine import QuarantineController
 from gateway.api.v1 import DocumentController, RetrievalController
 from gateway.deps import Services, build_services
@@ -106,8 +106,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         debug=False,
         logging_config=None,
         # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
-        # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
         request_max_body_size=settings.max_document_bytes * 4 // 3 + 1_000_000,
     )
     app.asgi_handler = request_context_middleware(app.asgi_handler)
+    document_problems(app.openapi_schema)
+    document_export(app.openapi_schema)
     return app

@@ -26,9 +26,11 @@ from gateway.ingest.service import DocumentService
 from gateway.ingest.workers import IngestWorkers
 from gateway.observability import Metrics, new_request_id
 from gateway.pipeline import AnswerPipeline
+from gateway.ratelimit import RequestLimiter
 from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
 from gateway.settings import Settings
+from gateway.stages import Stages
 from gateway.storage import secure_file, secure_tree
 from guards.poisoning.flood_store import SqlFloodStore
 from guards.poisoning.policy import ScreeningPolicy
@@ -62,6 +64,11 @@ def provide_retriever(settings: Settings, *, read_only: bool = False) -> Retriev
 
 def provide_generator(_settings: Settings) -> Generator:
     return ExtractiveGenerator()
+
+
+def provide_limiter(settings: Settings) -> RequestLimiter | None:
+    """Per-subject and per-tenant limits; Redis-backed when a Redis URL is set."""
+    return RequestLimiter(settings.limits) if settings.limits.enabled else None
 
 
 def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
@@ -173,6 +180,7 @@ class Services:
         self.anchorer.stop()  # the shutdown anchor: signs the final head
         self.policy.stop()
         self.retriever.close()
+        self.pipeline.stages.close()
         self.engine.dispose()
 
 
@@ -200,7 +208,8 @@ def build_services(
 ) -> Services:
     """Build the graph; ``retriever``/``embedder`` may be injected (tests, benchmarks)."""
     secure_storage(settings)
-    engine = make_engine(settings.resolved_database_url)
+    bound = settings.stages.audit_timeout_seconds
+    engine = make_engine(settings.resolved_database_url, lock_timeout_seconds=bound, statement_timeout_seconds=bound)
     metrics = Metrics()
     policy = provide_policy(settings, engine)
     audit = AuditLog(engine)
@@ -230,7 +239,10 @@ def build_services(
         metrics=metrics,
         max_question_chars=settings.max_question_chars,
         rescreen=PassageRescreen(settings.screening.rescreen_threshold),
+        limiter=provide_limiter(settings),
+        stages=Stages(settings.stages),
     )
+    metrics.policy_age.set_function(lambda: policy.unconfirmed_seconds)
     return Services(
         settings=settings,
         engine=engine,

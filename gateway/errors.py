@@ -74,3 +74,35 @@ class SearchUnavailable(ServiceUnavailable):
 class AuditUnavailable(ServiceUnavailable):
     code = "audit_unavailable"
     title = "Audit store unavailable"
+
+
+class RateLimited(GatewayError):
+    """The caller (or its tenant) made too many requests; ``retry_after`` seconds until the next one."""
+
+    status_code = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int, *, scope: str) -> None:
+        super().__init__(f"too many requests for this {scope}; retry after {retry_after} s")
+        self.retry_after = max(1, retry_after)
+        self.scope = scope
+
+
+class Busy(ServiceUnavailable):
+    """Every slot of an expensive stage stayed taken for the whole queue wait."""
+
+    code = "busy"
+    title = "Busy"
+
+
+class StageTimeout(ServiceUnavailable):
+    """A stage (retrieval, generation) did not finish within its bound."""
+
+    code = "timeout"
+    title = "Timed out"
+
+
+class ModelUnavailable(ServiceUnavailable):
+    code = "model_unavailable"
+    title = "Model backend unavailable"

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -109,6 +109,18 @@ class Metrics:
         self.audit_failures = Counter(
             "gateway_audit_write_failures_total",
             "Audit writes that failed (the caller got 503)",
+            registry=self.registry,
+        )
+        self.policy_age = Gauge(
+            "gateway_policy_unconfirmed_seconds",
+            "Seconds since the enforced policy's version was last confirmed against the store "
+            "(alert above a few polls: reloads are failing; at the staleness bound every decision is 503)",
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "gateway_rate_limited_total",
+            "Requests refused (429) by a rate limit, by scope (subject or tenant)",
+            ["scope"],
             registry=self.registry,
         )
 

@@ -23,14 +23,16 @@ from gateway.audit.record import AuditKind, AuditRecord, AuditStatus, RetrievedR
 from gateway.auth.principal import Principal
 from gateway.authz.service import PolicyService
 from gateway.authz.view import PolicyView
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest, ModelUnavailable, RateLimited
 from gateway.generation.base import Completion, Generator
 from gateway.observability import Metrics
+from gateway.ratelimit import RequestLimiter
 from gateway.retrieval.adaptive import AdaptiveWeights, adaptive_fusion
 from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
 from gateway.settings import SearchSettings
+from gateway.stages import Stages
 from guards.poisoning.answer_links import strip_unsourced_links
 from guards.poisoning.rescreen import PassageRescreen
 
@@ -108,6 +110,8 @@ class AnswerPipeline:
         metrics: Metrics,
         max_question_chars: int,
         rescreen: PassageRescreen | None = None,
+        limiter: RequestLimiter | None = None,
+        stages: Stages | None = None,
     ) -> None:
         self.policy = policy
         self.retriever = retriever
@@ -119,6 +123,8 @@ class AnswerPipeline:
         self.metrics = metrics
         self.max_question_chars = max_question_chars
         self.rescreen = rescreen or PassageRescreen()
+        self.limiter = limiter
+        self.stages = stages or Stages.unbounded()
 
     # -- public entry points -------------------------------------------------------------------
 
@@ -153,7 +159,7 @@ class AnswerPipeline:
             hits = self._retrieve(draft, k, collections, True)
             draft.fields["retrieved"] = _refs(hits)
             with draft.timings.stage("generate"):
-                completion = self.generator.generate(question, hits)
+                completion = self.stages.generate.run(lambda: self._generate(question, hits))
             with draft.timings.stage("links"):
                 completion = self._check_links(draft, completion, hits)
             draft.status = "answered" if completion.answered else "no_answer"
@@ -175,11 +181,15 @@ class AnswerPipeline:
         """
         draft = Draft(kind=kind, principal=principal, request_id=request_id, question=text)
         try:
+            if self.limiter is not None:
+                self.limiter.check(principal)  # refused (429) or 503: audited like every refusal
             if len(text) > self.max_question_chars:
                 raise InvalidRequest(f"at most {self.max_question_chars} characters are accepted")
             draft.view = self.policy.current()  # one policy per request
             yield draft
         except Exception as exc:
+            if isinstance(exc, RateLimited):
+                self.metrics.rate_limited.labels(scope=exc.scope).inc()
             draft.status = "refused" if isinstance(exc, GatewayError) and exc.status_code < 500 else "failed"
             draft.fields = {"retrieved": draft.fields.get("retrieved", ())}
             error = exc.code if isinstance(exc, GatewayError) else "internal_error"
@@ -204,7 +214,7 @@ class AnswerPipeline:
         with timings.stage("authorize"):
             acl = view.compile_filter(principal)
         with timings.stage("embed"):
-            vector = self.embedder.embed([draft.question])[0]
+            vector = self.stages.embed.run(lambda: self.embedder.embed([draft.question])[0])
         request = SearchRequest(
             text=draft.question,
             vector=vector,
@@ -215,7 +225,7 @@ class AnswerPipeline:
             fusion=self._fusion(draft.question, k),
         )
         with timings.stage("retrieve"):
-            hits = self.retriever.search(request)
+            hits = self.stages.retrieve.run(lambda: self.retriever.search(request))
         with timings.stage("recheck"):
             checked = recheck(hits, principal=principal, view=view, acl=acl, scope=collections, states=self.states)
         self._report_drops(principal, checked.dropped)
@@ -224,6 +234,15 @@ class AnswerPipeline:
         for name, ms in timings.stages.items():
             self.metrics.stage_latency.labels(stage=name).observe(ms / 1000)
         return kept
+
+    def _generate(self, question: str, hits: list[Hit]) -> Completion:
+        """The model backend. A backend that cannot be reached (``OSError``: connection refused or
+        reset, a socket timeout) is a 503 ``model_unavailable``; any other exception stays a bug (500)."""
+        try:
+            return self.generator.generate(question, hits)
+        except OSError as exc:
+            log.error("model backend unreachable", exc_info=exc)
+            raise ModelUnavailable() from exc
 
     def _rescreen(self, draft: Draft, hits: list[Hit]) -> list[Hit]:
         """The second line against poisoning: retrieved passages with hidden characters or

@@ -41,6 +41,9 @@ class OIDCSettings(BaseSettings):
     jwks_min_refresh_seconds: float = 30.0
     """An unknown ``kid`` refreshes the JWKS at most this often."""
     jwks_cache_seconds: float = 3600.0
+    jwks_max_stale_seconds: float = Field(default=86_400.0, gt=0)
+    """While the IdP is unreachable, cached keys keep verifying tokens this long after their last
+    successful fetch; then tokens are refused (503 ``issuer_unavailable``) and an error is logged."""
     userinfo_cache_seconds: float = 60.0
     """Opaque-token results (introspection or userinfo) are cached by token hash this long at most."""
     http_timeout_seconds: float = 5.0
@@ -194,6 +197,43 @@ class AuditSettings(BaseSettings):
     """Per-tenant retention (JSON, e.g. ``{"northwind": 365}``); ``gateway audit retention`` applies it."""
 
 
+class LimitsSettings(BaseSettings):
+    """Rate limits per subject and per tenant on search and ask (the ``limits`` library)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_LIMITS_", extra="ignore")
+
+    enabled: bool = True
+    subject_rate: str = "120/minute"
+    """Requests one subject (in one tenant) may make, in ``limits`` notation (``10/second;120/minute``)."""
+    tenant_rate: str = "1200/minute"
+    """Requests all subjects of one tenant may make together."""
+    redis_url: str | None = None
+    """``redis://host:6379/0``: counters shared by every gateway process. Unset: in-process memory."""
+    key_prefix: str = "gateway"
+    """Prefix of the counters' keys in Redis (several deployments may share one Redis)."""
+
+
+class StageSettings(BaseSettings):
+    """Per-stage time bounds and bounded concurrency for the expensive stages of search and ask."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_STAGES_", extra="ignore")
+
+    retrieval_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Embedding the query plus the search backend: longer answers 503 ``timeout``."""
+    generation_timeout_seconds: float = Field(default=60.0, gt=0)
+    """The generator (local or remote model): longer answers 503 ``timeout``, audited ``failed``."""
+    audit_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a database statement may wait for locks or run (SQLite ``busy_timeout``, PostgreSQL
+    ``lock_timeout`` and ``statement_timeout``): an audit append that cannot finish in time rolls
+    back and the request answers 503 ``audit_unavailable`` (never an unaudited answer)."""
+    embedding_concurrency: int = Field(default=4, ge=1, le=256)
+    """Query embeddings running at once (two cores: more only queue inside torch)."""
+    generation_concurrency: int = Field(default=2, ge=1, le=256)
+    """Generations running at once."""
+    queue_seconds: float = Field(default=5.0, ge=0)
+    """How long a request waits for a free embedding or generation slot before 503 ``busy``."""
+
+
 class Settings(BaseSettings):
     """Root settings. Defaults run on one machine with no server at all."""
 
@@ -232,6 +272,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    stages: StageSettings = Field(default_factory=StageSettings)
 
     @cached_property
     def resolved_database_url(self) -> str:

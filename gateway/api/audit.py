@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPI, OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
@@ -84,3 +85,15 @@ class AuditController(Controller):
     def public_key(self, settings: NamedDependency[Settings]) -> dict[str, Any]:
         """The audit keys (JWKS: current and retired) that verify anchors and export manifests."""
         return load_keyring(settings).jwks()
+
+
+def document_export(openapi: OpenAPI) -> None:
+    """The export's 200 is a byte stream in the requested format, not JSON: say so in the schema."""
+    item = (openapi.paths or {}).get("/v1/audit/export")
+    operation = item.get if item is not None else None
+    if operation is None or not operation.responses:
+        return
+    response = operation.responses.get("200")
+    if isinstance(response, OpenAPIResponse):
+        binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+        response.content = {media: OpenAPIMediaType(schema=binary) for media in MEDIA_TYPES.values()}

@@ -41,8 +41,12 @@ def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
     return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
 
-@get("/metrics", sync_to_thread=False)
+# Litestar appends the charset to text/* itself; prometheus-client's constant already carries one.
+METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+
+
+@get("/metrics", sync_to_thread=False, media_type=METRICS_MEDIA_TYPE)
 def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
     """Prometheus exposition of request counts and latencies by route and status."""
     services: Services = request.app.state.services
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(services.metrics.registry), media_type=METRICS_MEDIA_TYPE)

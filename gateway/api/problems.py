@@ -7,8 +7,9 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 
-from gateway.errors import AuthenticationError, GatewayError
+from gateway.errors import AuthenticationError, Busy, GatewayError, RateLimited
 from gateway.observability import request_id_var
 
 log = logging.getLogger("gateway.errors")
@@ -42,6 +43,10 @@ def handle_gateway_error(_request: Request[Any, Any, Any], exc: GatewayError) ->
     headers = None
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": 'Bearer realm="gateway", error="invalid_token"'}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Busy):
+        headers = {"Retry-After": "1"}
     detail = exc.detail if exc.status_code < 500 else None  # 5xx: code and request id only
     if exc.status_code >= 500:
         log.warning("dependency failure", extra={"code": exc.code, "status": exc.status_code})
@@ -74,3 +79,31 @@ def handle_http_exception(_request: Request[Any, Any, Any], exc: HTTPException) 
 def handle_unexpected(_request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=exc)
     return problem(500, "internal_error", "Internal error")
+
+
+PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "code", "request_id"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "code": Schema(type=OpenAPIType.STRING),
+        "request_id": Schema(type=OpenAPIType.STRING),
+        "detail": Schema(type=OpenAPIType.STRING),
+    },
+    description="RFC 9457 problem details",
+)
+
+
+def document_problems(openapi: OpenAPI) -> None:
+    """Say in the schema what every error really is: ``application/problem+json`` (RFC 9457).
+
+    Litestar documents its validation errors as ``application/json`` with its own body; ours leave
+    through the handlers above, so each 4xx/5xx response of every operation is rewritten in place.
+    """
+    for item in (openapi.paths or {}).values():
+        for operation in (item.get, item.put, item.post, item.patch, item.delete):
+            for status, response in ((operation.responses or {}) if operation else {}).items():
+                if isinstance(response, OpenAPIResponse) and int(status) >= 400:
+                    response.content = {PROBLEM_JSON: OpenAPIMediaType(schema=PROBLEM_SCHEMA)}

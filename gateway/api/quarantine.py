@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from gateway.admin.quarantine import QuarantineReview
 from gateway.admin.scope import AdminScope
@@ -14,6 +16,8 @@ from gateway.api.security import Guard, authenticate, query_tenant, requires
 from gateway.ingest.quarantine import QuarantineRow
 
 EXCERPT_CHARS = 2000
+QuarantineId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+"""A row id: within the databases' 64-bit integers (a larger one was a 500 on SQLite)."""
 
 
 def _item(row: QuarantineRow) -> QuarantineItemOut:
@@ -50,7 +54,7 @@ class QuarantineController(Controller):
         self,
         admin: NamedDependency[AdminScope],
         review: NamedDependency[QuarantineReview],
-        quarantine_id: FromPath[int],
+        quarantine_id: QuarantineId,
     ) -> QuarantineDetailOut:
         """The evidence: each detector's score, threshold, labels and excerpts, and the submitted text."""
         row = review.get(admin, quarantine_id)
@@ -67,7 +71,7 @@ class QuarantineController(Controller):
         self,
         admin: NamedDependency[AdminScope],
         review: NamedDependency[QuarantineReview],
-        quarantine_id: FromPath[int],
+        quarantine_id: QuarantineId,
         data: JSONBody[QuarantineDecisionIn],
     ) -> DocumentOut:
         """Index the document exactly as submitted."""
@@ -82,7 +86,7 @@ class QuarantineController(Controller):
         self,
         admin: NamedDependency[AdminScope],
         review: NamedDependency[QuarantineReview],
-        quarantine_id: FromPath[int],
+        quarantine_id: QuarantineId,
         data: JSONBody[QuarantineDecisionIn],
     ) -> QuarantineItemOut:
         """Keep the record as rejected; nothing is indexed."""

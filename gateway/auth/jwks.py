@@ -29,11 +29,13 @@ class JWKSCache:
         *,
         cache_seconds: float,
         min_refresh_seconds: float,
+        max_stale_seconds: float = float("inf"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetch = fetch
         self._cache_seconds = cache_seconds
         self._min_refresh_seconds = min_refresh_seconds
+        self._max_stale_seconds = max(max_stale_seconds, cache_seconds)
         self._clock = clock
         self._keys: dict[str, JWK] = {}
         self._loaded_at: float | None = None
@@ -52,8 +54,15 @@ class JWKSCache:
         if found is None:
             await self._refresh(kid)
             # Stale keys are still used when a refresh failed: an IdP outage should not log
-            # everyone out while their tokens are still valid.
-            found = self._keys.get(kid)
+            # everyone out while their tokens are still valid -- but only for a bounded time.
+            found = self._keys.get(kid) if self._usable() else None
+            if found is None and self._keys and not self._usable():
+                logger.error(
+                    "JWKS keys are older than %ss and the IdP cannot be reached: refusing tokens (503) "
+                    "until the JWKS can be fetched again",
+                    self._max_stale_seconds,
+                )
+                raise TokenRejected(Reason.ISSUER_UNAVAILABLE, kid=kid)
         if found is None:
             raise TokenRejected(Reason.UNKNOWN_KID if self._keys else Reason.ISSUER_UNAVAILABLE, kid=kid)
         return found
@@ -68,6 +77,10 @@ class JWKSCache:
             await self._refresh(None)
         if not self._keys:
             raise IssuerUnreachable("no signing keys loaded")
+
+    def _usable(self) -> bool:
+        """Keys fetched at most ``max_stale_seconds`` ago (the bound on an IdP outage)."""
+        return self._loaded_at is not None and self._clock() - self._loaded_at < self._max_stale_seconds
 
     def _fresh(self) -> bool:
         return self._loaded_at is not None and self._clock() - self._loaded_at < self._cache_seconds

@@ -58,6 +58,7 @@ class OIDCIssuer:
             self._fetch_jwks,
             cache_seconds=oidc.jwks_cache_seconds,
             min_refresh_seconds=oidc.jwks_min_refresh_seconds,
+            max_stale_seconds=oidc.jwks_max_stale_seconds,
         )
         self._userinfo_cache: dict[str, tuple[float, Mapping[str, Any] | Reason]] = {}
 

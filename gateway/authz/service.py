@@ -160,6 +160,13 @@ class PolicyService:
         """The policy version enforced in this process."""
         return self.current().version
 
+    @property
+    def unconfirmed_seconds(self) -> float:
+        """Seconds since the enforced version was last confirmed against the store (an alert signal)."""
+        if self._snapshot is None:
+            return float("inf")
+        return max(0.0, time.monotonic() - self._last_confirmed) if self._polling else 0.0
+
     def _is_stale(self) -> bool:
         return self._polling and time.monotonic() - self._last_confirmed > self.stale_after
 

@@ -141,6 +141,27 @@ async def test_cached_keys_survive_an_idp_outage(idp: FakeIdP, old_key: SigningK
     assert principal.subject == "alice"
 
 
+async def test_cached_keys_expire_during_an_idp_outage_then_503_with_a_clear_log_line(
+    idp: FakeIdP, old_key: SigningKey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    verifier = verifier_for(
+        idp.issuer, tmp_path, jwks_cache_seconds=0, jwks_min_refresh_seconds=0, jwks_max_stale_seconds=0.5
+    )
+    try:
+        await verifier.verify(old_key.sign(claims_for(idp.issuer)))
+        assert idp.server is not None
+        idp.server.shutdown()
+        idp.server.server_close()
+        assert (await verifier.verify(old_key.sign(claims_for(idp.issuer)))).subject == "alice"  # within the bound
+        await asyncio.sleep(0.6)
+        with pytest.raises(ServiceUnavailable) as refused:
+            await verifier.verify(old_key.sign(claims_for(idp.issuer)))
+    finally:
+        await verifier.aclose()
+    assert refused.value.code == "idp_unavailable" and refused.value.status_code == 503
+    assert any("JWKS keys are older than" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
 async def test_ready_when_discovery_and_jwks_load(idp: FakeIdP, tmp_path: Path) -> None:
     verifier = verifier_for(idp.issuer, tmp_path)
     try:

@@ -90,6 +90,20 @@ async def test_stale_keys_are_kept_while_the_idp_is_down() -> None:
     assert (await cache.key("a"))["kid"] == "a"
 
 
+async def test_stale_keys_stop_verifying_after_the_staleness_bound() -> None:
+    idp = FakeIdPKeys("a")
+    cache = idp.cache(cache_seconds=60, max_stale_seconds=600, min_refresh_seconds=0)
+    await cache.key("a")
+    idp.down, idp.now = True, idp.now + 599
+    assert (await cache.key("a"))["kid"] == "a"
+    idp.now += 2
+    with pytest.raises(TokenRejected) as refused:
+        await cache.key("a")
+    assert refused.value.reason is Reason.ISSUER_UNAVAILABLE
+    idp.down = False  # the IdP is back: the next request refreshes and verifies again
+    assert (await cache.key("a"))["kid"] == "a"
+
+
 async def test_no_keys_at_all_is_issuer_unavailable_and_not_retried_within_the_interval() -> None:
     idp = FakeIdPKeys("a")
     idp.down = True

@@ -1,0 +1,105 @@
+"""Rate limits per subject and per tenant: 429 problem with Retry-After, each refusal audited once.
+
+In-process memory by default; Redis (the real one on 127.0.0.1:6379) shares the budget between
+gateway processes, here two apps on one data dir.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from gateway.app import create_app
+from gateway.auth.dev import mint_dev_token
+from gateway.deps import Services, build_services, provide_retriever
+from tests.e2e.conftest import TENANT, make_settings
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _services(data_dir: Path, *, read_only: bool = False, **limits: Any) -> Services:
+    settings = make_settings(data_dir, limits={"subject_rate": "3/minute", "tenant_rate": "5/minute", **limits})
+    return build_services(settings, retriever=provide_retriever(settings, read_only=read_only))
+
+
+def _headers(services: Services, subject: str, tenant: str = TENANT) -> dict[str, str]:
+    token = mint_dev_token(services.settings, subject, ["staff", "engineering"], tenant=tenant, ttl_seconds=600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _rate_limited_rows(services: Services, subject: str) -> list[dict[str, Any]]:
+    rows = services.audit.search(tenant=TENANT, subject=subject, limit=100)
+    return [r for r in rows if r["status"] == "refused" and r["details"].get("error") == "rate_limited"]
+
+
+@pytest.fixture
+def limited(data_dir: Path) -> Iterator[tuple[Services, TestClient[Any]]]:
+    services = _services(data_dir)
+    with TestClient(app=create_app(services=services)) as client:
+        yield services, client
+    services.close()
+
+
+def test_a_subject_over_its_limit_gets_429_with_retry_after_and_one_audit_row(
+    limited: tuple[Services, TestClient[Any]],
+) -> None:
+    services, client = limited
+    alice = _headers(services, "alice")
+    statuses = [client.post("/v1/search", json={"query": "on-call"}, headers=alice).status_code for _ in range(3)]
+    refused = client.post("/v1/ask", json={"question": "on-call rotation?"}, headers=alice)
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429 and refused.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    body = refused.json()
+    assert body["code"] == "rate_limited" and body["request_id"] == refused.headers["x-request-id"]
+    rows = _rate_limited_rows(services, "alice")
+    assert [(r["kind"], r["request_id"]) for r in rows] == [("ask", body["request_id"])]
+
+
+def test_the_tenant_budget_is_shared_by_its_subjects(limited: tuple[Services, TestClient[Any]]) -> None:
+    services, client = limited
+    for subject in ("alice", "alice", "bob", "bob", "carol"):  # 5 = the tenant's budget, nobody over their own
+        assert client.post("/v1/search", json={"query": "x"}, headers=_headers(services, subject)).status_code == 200
+    refused = client.post("/v1/search", json={"query": "x"}, headers=_headers(services, "dave"))
+    assert refused.status_code == 429 and "tenant" in refused.json()["detail"]
+    assert len(_rate_limited_rows(services, "dave")) == 1
+
+
+def test_another_tenant_has_its_own_budget(limited: tuple[Services, TestClient[Any]]) -> None:
+    services, client = limited
+    for _ in range(3):
+        client.post("/v1/search", json={"query": "x"}, headers=_headers(services, "alice"))
+    assert client.post("/v1/search", json={"query": "x"}, headers=_headers(services, "alice")).status_code == 429
+    other = client.post("/v1/search", json={"query": "x"}, headers=_headers(services, "alice", tenant="contoso"))
+    assert other.status_code != 429
+
+
+def test_redis_shares_the_budget_between_processes(data_dir: Path) -> None:
+    prefix = f"gateway-test-{uuid.uuid4().hex}"
+    with ExitStack() as stack:
+        clients = []
+        for reader in (False, True):  # two gateways (two service graphs, two limiters) on one Redis
+            services = _services(data_dir, read_only=reader, redis_url=REDIS, key_prefix=prefix)
+            stack.callback(services.close)
+            clients.append((services, stack.enter_context(TestClient(app=create_app(services=services)))))
+        statuses = [
+            client.post("/v1/search", json={"query": "x"}, headers=_headers(svc, "alice")).status_code
+            for svc, client in (clients * 2)
+        ]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_an_unreachable_redis_refuses_with_503_and_audits_it(data_dir: Path) -> None:
+    services = _services(data_dir, redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    with TestClient(app=create_app(services=services)) as client:
+        r = client.post("/v1/ask", json={"question": "on-call?"}, headers=_headers(services, "alice"))
+    assert r.status_code == 503 and r.json()["code"] == "rate_limit_unavailable" and "detail" not in r.json()
+    row = services.audit.search(tenant=TENANT, subject="alice", limit=1)[0]
+    assert (row["kind"], row["status"], row["details"]["error"]) == ("ask", "failed", "rate_limit_unavailable")
+    services.close()
