@@ -16,6 +16,7 @@ from gateway.auth.principal import Principal
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
 from gateway.db import make_engine
+from gateway.finetune.scrub import Scrubber
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.ingest.poisoning import EmbeddingMemo, PoisoningStep, RetrieverNeighbours
@@ -62,6 +63,13 @@ def provide_retriever(settings: Settings, *, read_only: bool = False) -> Retriev
 
 def provide_generator(_settings: Settings) -> Generator:
     return ExtractiveGenerator()
+
+
+def provide_scrubber(_settings: Settings) -> Scrubber:
+    """The PII scrubber of fine-tuning datasets and of the PII-emission gate."""
+    from gateway.finetune.scrub import PiiGuardScrubber  # noqa: PLC0415 - the PII guard loads its models lazily
+
+    return PiiGuardScrubber()
 
 
 def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
