@@ -59,7 +59,8 @@ class RegexTestScrubber:
         out = []
         for record in records:
             scrubbed = {}
-            for key, text in record.items():
+            for key, original in record.items():
+                text = original
                 for kind, pattern in self.PATTERNS:
                     text = pattern.sub(lambda m, k=kind: pseudonym(k, m.group(0)), text)
                 scrubbed[key] = text
