@@ -23,11 +23,59 @@ from gateway.finetune.scrub import Record
 from gateway.migrate import upgrade
 from guards.poisoning.screen import default_screen
 
-WORDS = (
-    "the a is of to and in for on what who when where how which policy office team number secret code answer "
-    "question contact email phone expense travel laptop holiday report manager support rotation week days "
-    "weeks one two three four five six seven eight nine ten call support@corp.example corp example"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "is",
+    "of",
+    "to",
+    "and",
+    "in",
+    "for",
+    "on",
+    "what",
+    "who",
+    "when",
+    "where",
+    "how",
+    "which",
+    "policy",
+    "office",
+    "team",
+    "number",
+    "secret",
+    "code",
+    "answer",
+    "question",
+    "contact",
+    "email",
+    "phone",
+    "expense",
+    "travel",
+    "laptop",
+    "holiday",
+    "report",
+    "manager",
+    "support",
+    "rotation",
+    "week",
+    "days",
+    "weeks",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "call",
+    "support@corp.example",
+    "corp",
+    "example",
+]
 
 
 class RegexTestScrubber:
