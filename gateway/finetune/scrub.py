@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from gateway.errors import ServiceUnavailable
+
 Record = dict[str, str]
 MAX_SPAN_WORDS = 6
 """The longest original value the emission gate looks for, in words (names, addresses)."""
@@ -46,7 +48,10 @@ class PiiGuardScrubber:
         self.engine = engine
 
     def scrub_records(self, records: Sequence[Record], *, seed: int) -> tuple[list[Record], dict[str, Any]]:
-        module = importlib.import_module("guards.pii.dataset")
+        try:
+            module = importlib.import_module("guards.pii.dataset")
+        except ImportError as exc:  # fail closed: no scrubber, no dataset
+            raise ServiceUnavailable("the PII guard (guards.pii) is not installed: nothing can be scrubbed") from exc
         scrubbed, report = module.scrub_records(list(records), engine=self.engine, seed=seed)
         return [dict(r) for r in scrubbed], dict(report)
 
