@@ -87,7 +87,7 @@ def _readable(tenant: str, groups: tuple[str, ...]) -> Any:
 
     engine = make_engine(_settings().resolved_database_url)
     policy = PolicyService(engine, MODEL_PATH)
-    policy.start()
+    policy.reload()  # one snapshot for this command: no poller thread
     return audience_reader(policy.current(), DocumentRegistry(engine).get, tenant, groups)
 
 
