@@ -1,4 +1,4 @@
-"""A tiny causal LM built here (random Llama, byte-level BPE trained on the spot), a test scrubber, an engine.
+"""A tiny causal LM built here (random Llama, byte-level BPE trained on the spot) and a test scrubber.
 
 The model directory is built once per session under a temporary folder with ``save_pretrained``:
 the same code paths as a real model, at a size that trains in seconds on one core.
@@ -7,21 +7,13 @@ the same code paths as a real model, at a size that trains in seconds on one cor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
-from gateway.audit.log import AuditLog
-from gateway.commands.operator import Operator
-from gateway.db import make_engine
-from gateway.finetune.engine import FinetuneEngine
-from gateway.finetune.registry import AdapterRegistry
 from gateway.finetune.scrub import Record
-from gateway.migrate import upgrade
-from guards.poisoning.screen import default_screen
 
 WORDS = [
     "the",
@@ -150,25 +142,3 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))]
     corpus += ["Question: What is the secret number? Answer: The secret number is 0 1 2 3 4 5 6 7 8 9."]
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), corpus * 4)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def scrubber() -> RegexTestScrubber:
-    return RegexTestScrubber()
-
-
-@pytest.fixture
-def engine(db: Engine, tmp_path: Path, scrubber: RegexTestScrubber) -> FinetuneEngine:
-    operator = Operator(os_account="tester", os_uid=1000, claimed="ticket-11")
-    return FinetuneEngine(
-        AdapterRegistry(db), AuditLog(db), scrubber, default_screen(), tmp_path / "var" / "finetune", operator
-    )
