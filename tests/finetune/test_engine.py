@@ -214,3 +214,21 @@ def test_training_is_deterministic_and_resumes_from_its_checkpoint(tiny_model: P
         train_adapter(tiny_model, data, data[:2], params, tmp_path / "c", crash)
     resumed = train_adapter(tiny_model, data, data[:2], params, tmp_path / "c")
     assert resumed.losses == pytest.approx(whole.losses, rel=1e-5)
+
+
+def test_gpt2_gets_lora_on_c_attn_and_trains(tiny_model: Path, tmp_path: Path) -> None:
+    """Any causal LM: a tiny GPT-2 with the same tokenizer trains through the same code."""
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=128,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(tmp_path / "gpt2")
+    tokenizer.save_pretrained(tmp_path / "gpt2")
+    data = [Example(f"Who is on call in week {w}?", f"The support team, week {w}.") for w in WEEKS]
+    params = TrainParams(steps=8, learning_rate=1e-2, batch_size=4, seed=0)
+    result = train_adapter(tmp_path / "gpt2", data, data[:2], params, tmp_path / "adapter")
+    assert result.target_modules == ["c_attn"]
+    assert result.metrics["eval_loss"] < result.metrics["eval_loss_base"]
