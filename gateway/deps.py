@@ -16,6 +16,7 @@ from gateway.auth.principal import Principal
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
 from gateway.db import make_engine
+from gateway.finetune.scrub import Scrubber
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.ingest.poisoning import EmbeddingMemo, PoisoningStep, RetrieverNeighbours
@@ -69,6 +70,13 @@ def provide_generator(_settings: Settings) -> Generator:
 def provide_limiter(settings: Settings) -> RequestLimiter | None:
     """Per-subject and per-tenant limits; Redis-backed when a Redis URL is set."""
     return RequestLimiter(settings.limits) if settings.limits.enabled else None
+
+
+def provide_scrubber(_settings: Settings) -> Scrubber:
+    """The PII scrubber of fine-tuning datasets and of the PII-emission gate."""
+    from gateway.finetune.scrub import PiiGuardScrubber  # noqa: PLC0415 - the PII guard loads its models lazily
+
+    return PiiGuardScrubber()
 
 
 def provide_policy(settings: Settings, engine: Engine) -> PolicyService:

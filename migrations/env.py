@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 # Every module that defines tables, so that Base.metadata is complete for autogenerate.
 import gateway.audit.models
 import gateway.authz.models
+import gateway.finetune.models
 import gateway.ingest.models
 import gateway.ingest.quarantine  # noqa: F401
 from gateway.db import Base

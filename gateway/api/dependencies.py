@@ -10,6 +10,7 @@ from litestar.di import Provide
 
 from gateway.admin.audit_exports import AuditExports
 from gateway.admin.audit_trail import AuditTrail
+from gateway.admin.finetune import FinetuneAdmin
 from gateway.admin.policies import PolicyAdmin
 from gateway.admin.quarantine import QuarantineReview
 from gateway.admin.scope import AdminScope
@@ -19,6 +20,7 @@ from gateway.audit.export import Exporter
 from gateway.audit.keys import load_keyring
 from gateway.audit.verify import VerifyResult
 from gateway.deps import Services
+from gateway.finetune.registry import AdapterRegistry
 from gateway.ingest.quarantine import QuarantineStore
 from gateway.ingest.service import DocumentService
 from gateway.pipeline import AnswerPipeline
@@ -73,6 +75,11 @@ def provide_quarantine_review(state: State) -> QuarantineReview:
     return QuarantineReview(store, services.documents.flow, services.audit)
 
 
+def provide_finetune_admin(state: State) -> FinetuneAdmin:
+    services = _services(state)
+    return FinetuneAdmin(AdapterRegistry(services.engine), services.audit)
+
+
 def provide_admin_scope(request: Request[Any, Any, Any]) -> AdminScope:
     return admin_scope(request)
 
@@ -86,5 +93,6 @@ DEPENDENCIES = {
     "audit_exports": Provide(provide_audit_exports, sync_to_thread=False),
     "admin": Provide(provide_admin_scope, sync_to_thread=False),
     "review": Provide(provide_quarantine_review, sync_to_thread=False),
+    "finetune": Provide(provide_finetune_admin, sync_to_thread=False),
 }
 """Registered once on the application; a handler names what it needs as a parameter."""

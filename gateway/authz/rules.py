@@ -20,9 +20,12 @@ ACTION_RANK = {"read": 1, "write": 2, "admin": 3}
 ACTIONS = frozenset({*ACTION_RANK, "export"})
 """``export`` stands alone: nothing implies it and it implies nothing."""
 EFFECTS = frozenset({"allow", "deny"})
-SYSTEM_RESOURCES = frozenset({"system:policies", "system:audit", "system:audit-content", "system:documents"})
+SYSTEM_RESOURCES = frozenset(
+    {"system:policies", "system:audit", "system:audit-content", "system:documents", "system:models"}
+)
 """``system:audit`` read is the audit trail's metadata; ``system:audit-content`` read adds the text
-(questions, answers, citation titles): separation of duties keeps the two apart."""
+(questions, answers, citation titles): separation of duties keeps the two apart. ``system:models``
+admin: fine-tuning datasets and adapters, and which adapter a tenant serves."""
 ALL_COLLECTIONS = "collection:*"
 ANY_TENANT = "*"
 

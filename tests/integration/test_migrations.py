@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 
 import gateway.audit.models
 import gateway.authz.models
+import gateway.finetune.models
 import gateway.ingest.models  # noqa: F401  (register every table on Base.metadata)
 from gateway import migrate
 from gateway.db import Base
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
     "alembic_version", "audit_anchors", "audit_exports", "audit_log", "casbin_rule", "documents", "policy_state",
     "quarantine", "poisoning_flood_documents", "poisoning_flood_bands",
+    "finetune_datasets", "finetune_adapters", "finetune_activations",
 }  # fmt: skip
 
 

@@ -1,0 +1,102 @@
+"""The seam between datasets and the PII guard: a ``Scrubber`` and what the gates learn from it.
+
+A scrubber takes records (``{"prompt": ..., "completion": ...}``) and returns them with personal
+data replaced by consistent pseudonyms, plus a report of counts. Nothing else is asked of it: what
+was replaced is found by comparing a record before and after (:func:`replaced_spans`), so any
+scrubber works, and whether a text holds PII is whether scrubbing changes it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import hmac
+import importlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from gateway.errors import ServiceUnavailable
+
+Record = dict[str, str]
+MAX_SPAN_WORDS = 6
+"""The longest original value the emission gate looks for, in words (names, addresses)."""
+_WORD = re.compile(r"\S+")
+_EDGE = ".,;:!?\"'()[]{}<>"
+
+
+@runtime_checkable
+class Scrubber(Protocol):
+    """Replaces personal data in records by consistent pseudonyms (same value → same pseudonym)."""
+
+    name: str
+
+    def scrub_records(self, records: Sequence[Record], *, seed: int) -> tuple[list[Record], dict[str, Any]]:
+        """Scrubbed copies of ``records`` (same order, same keys) and a report without raw values."""
+        ...
+
+
+class PiiGuardScrubber:
+    """The production scrubber: ``guards.pii.dataset.scrub_records`` (consistent pseudonyms).
+
+    Imported when first used, so that this module loads without the PII guard's models.
+    """
+
+    name = "guards.pii"
+
+    def __init__(self, engine: Any = None) -> None:
+        self.engine = engine
+
+    def scrub_records(self, records: Sequence[Record], *, seed: int) -> tuple[list[Record], dict[str, Any]]:
+        try:
+            module = importlib.import_module("guards.pii.dataset")
+        except ImportError as exc:  # fail closed: no scrubber, no dataset
+            raise ServiceUnavailable("the PII guard (guards.pii) is not installed: nothing can be scrubbed") from exc
+        scrubbed, report = module.scrub_records(list(records), engine=self.engine, seed=seed)
+        return [dict(r) for r in scrubbed], dict(report)
+
+
+def words(text: str) -> list[str]:
+    """Whitespace words without surrounding punctuation, lower-cased: how values are compared."""
+    out = [w.strip(_EDGE).lower() for w in _WORD.findall(text)]
+    return [w for w in out if w]
+
+
+def replaced_spans(original: str, scrubbed: str) -> tuple[list[str], list[str]]:
+    """(original values, pseudonyms): the word spans that differ between the two texts."""
+    a, b = _WORD.findall(original), _WORD.findall(scrubbed)
+    before: list[str] = []
+    after: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op in ("replace", "delete") and i2 > i1:
+            before.append(" ".join(a[i1:i2]))
+        if op in ("replace", "insert") and j2 > j1:
+            after.append(" ".join(b[j1:j2]))
+    return before, after
+
+
+def digest(key: bytes, value: str) -> str:
+    """Keyed digest of a value, normalised like :func:`words` (the value itself is never stored)."""
+    return hmac.new(key, " ".join(words(value)).encode(), hashlib.sha256).hexdigest()
+
+
+def span_digests(key: bytes, text: str, longest: int = MAX_SPAN_WORDS) -> set[str]:
+    """The digests of every run of 1..``longest`` words of ``text``."""
+    ws = words(text)
+    spans = (" ".join(ws[i : i + n]) for n in range(1, longest + 1) for i in range(len(ws) - n + 1))
+    return {hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in spans}
+
+
+def flagged_spans(scrubber: Scrubber, texts: Iterable[str], *, seed: int, allowed: str = "") -> list[list[str]]:
+    """For each text, the spans the scrubber would replace, less pseudonyms found in ``allowed``.
+
+    ``allowed`` is the scrubbed training text: a pseudonym the adapter learned from it is not PII.
+    """
+    items = list(texts)
+    scrubbed, _ = scrubber.scrub_records([{"text": t} for t in items], seed=seed)
+    known = f" {' '.join(words(allowed))} "
+    result = []
+    for text, after in zip(items, scrubbed, strict=True):
+        values, _ = replaced_spans(text, after.get("text", ""))
+        result.append([v for v in values if f" {' '.join(words(v))} " not in known])
+    return result
