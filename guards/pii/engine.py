@@ -25,6 +25,7 @@ from guards.base import Finding, Verdict
 from guards.pii.nlp import NlpStatus, PinnedSpacyNlpEngine, load_pipeline
 from guards.pii.policy import PiiPolicy
 from guards.pii.recognizers import build_recognizers
+from guards.pii.recognizers.names import COMMON_WORDS
 
 log = logging.getLogger("guards.pii.engine")
 
@@ -78,18 +79,21 @@ class PiiEngine:
 
     # -- detection -----------------------------------------------------------------------------
 
-    def analyze(self, text: str, *, nlp_artifacts: Any = None) -> list[RecognizerResult]:
-        """Entities above the policy's threshold, names made consistent within the text."""
+    def analyze(
+        self, text: str, *, nlp_artifacts: Any = None, threshold: float | None = None
+    ) -> list[RecognizerResult]:
+        """Entities above the policy's threshold (or ``threshold``), names made consistent within the text."""
         if not text.strip():
             return []
         results = self.analyzer.analyze(
             text=text,
             language=self.policy.language,
             entities=self.entities,
-            score_threshold=self.policy.threshold,
+            score_threshold=self.policy.threshold if threshold is None else threshold,
             nlp_artifacts=nlp_artifacts,
         )
-        return _resolve(_consistent_names(text, [r for r in results if _plausible(text, r)]))
+        kept = [r for r in results if _plausible(text, r)]
+        return resolve(consistent_names(text, kept, name_parts(text, kept)))
 
     def analyze_many(self, texts: list[str], *, batch_size: int = 32) -> list[list[RecognizerResult]]:
         """``analyze`` for many texts, the spaCy pipeline run once over the batch (``nlp.pipe``)."""
@@ -134,10 +138,15 @@ def _plausible(text: str, r: RecognizerResult) -> bool:
     return not (any(c.isdigit() for c in span) or any(c in "@/_=<>{}[]#" for c in span) or span.islower())
 
 
-def _consistent_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """A name found once is a name everywhere in the same text: ``Priya Raman ... Priya said`` flags both."""
-    parts = {p for r in results if r.entity_type == "PERSON" for p in text[r.start : r.end].split() if len(p) > 2}
-    parts = {p.strip(".,") for p in parts if p[:1].isupper()}
+def name_parts(text: str, results: Iterable[RecognizerResult]) -> set[str]:
+    """The capitalised parts (3+ letters) of the PERSON spans found in ``text``."""
+    parts = {p.strip(".,") for r in results if r.entity_type == "PERSON" for p in text[r.start : r.end].split()}
+    return {p for p in parts if len(p) > 2 and p[:1].isupper() and p not in COMMON_WORDS}
+
+
+def consistent_names(text: str, results: list[RecognizerResult], parts: set[str]) -> list[RecognizerResult]:
+    """A name found once is a name everywhere: every other occurrence of one of ``parts`` (the parts of the
+    names found in this text, or in a whole dataset) is flagged too."""
     if not parts:
         return results
     covered = [(r.start, r.end) for r in results]
@@ -151,8 +160,12 @@ def _consistent_names(text: str, results: list[RecognizerResult]) -> list[Recogn
     return results + extra
 
 
-def _resolve(results: Iterable[RecognizerResult]) -> list[RecognizerResult]:
-    """Overlaps resolved: the higher score wins, then the longer span; contained spans of the same type merge."""
+def resolve(results: Iterable[RecognizerResult]) -> list[RecognizerResult]:
+    """Overlaps resolved: a span inside a longer one of another type goes (``Main Street`` inside
+    ``12 Main Street``, a name inside an email address); otherwise the higher score wins, then the longer span."""
+    results = list(results)
+    results = [r for r in results if not any(
+        o is not r and o.start <= r.start and r.end <= o.end and (o.end - o.start) > (r.end - r.start) for o in results)]  # fmt: skip
     ordered = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start))
     kept: list[RecognizerResult] = []
     for r in ordered:
