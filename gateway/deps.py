@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -30,6 +31,9 @@ from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
 from gateway.settings import Settings
 from gateway.storage import secure_file, secure_tree
+from guards.pii.engine import PiiEngine
+from guards.pii.nlp import NlpStatus
+from guards.pii.policy import PiiPolicy
 from guards.poisoning.flood_store import SqlFloodStore
 from guards.poisoning.policy import ScreeningPolicy
 from guards.poisoning.rescreen import PassageRescreen
@@ -93,6 +97,30 @@ def provide_screen_steps(
     screen = provide_poison_screen(settings, engine, retriever)
     passages = settings.screening.planted_passages
     return [PoisoningStep(screen, embedder=embedder if passages else None, passages=passages)]
+
+
+def provide_pii_policy(settings: Settings) -> PiiPolicy:
+    return PiiPolicy.from_file(settings.pii.policy_file or POLICY_DIR / "pii.toml")
+
+
+@lru_cache(maxsize=4)
+def _pii_engine(policy_json: str, ner: bool) -> PiiEngine:
+    """One engine per policy and NER switch per process: the spaCy model loads once (~1.5 s)."""
+    return PiiEngine(PiiPolicy.model_validate_json(policy_json), ner=ner, on_degraded=_log_degraded)
+
+
+def _log_degraded(status: NlpStatus) -> None:
+    log.warning("PII guard: NER unavailable (%s); answers are scrubbed by pattern recognizers only", status.reason)
+
+
+def provide_pii_engine(settings: Settings, metrics: Metrics | None = None) -> PiiEngine | None:
+    """The PII engine, or None when the guard is disabled; the degraded-NER gauge is set here."""
+    if not settings.pii.enabled:
+        return None
+    engine = _pii_engine(provide_pii_policy(settings).model_dump_json(), settings.pii.ner)
+    if metrics is not None:
+        metrics.pii_ner_degraded.set(1 if engine.status.degraded else 0)
+    return engine
 
 
 def provide_ingest_limits(settings: Settings) -> IngestLimits:
@@ -230,6 +258,7 @@ def build_services(
         metrics=metrics,
         max_question_chars=settings.max_question_chars,
         rescreen=PassageRescreen(settings.screening.rescreen_threshold),
+        pii=provide_pii_engine(settings, metrics),
     )
     return Services(
         settings=settings,

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -109,6 +109,14 @@ class Metrics:
         self.audit_failures = Counter(
             "gateway_audit_write_failures_total",
             "Audit writes that failed (the caller got 503)",
+            registry=self.registry,
+        )
+        self.pii_entities = Counter(
+            "gateway_pii_entities_total", "PII entities replaced in answers, by type", ["entity"], registry=self.registry
+        )
+        self.pii_ner_degraded = Gauge(
+            "gateway_pii_ner_degraded",
+            "1 when the PII guard runs without its NER model (pattern recognizers only)",
             registry=self.registry,
         )
 
