@@ -112,7 +112,10 @@ class Metrics:
             registry=self.registry,
         )
         self.pii_entities = Counter(
-            "gateway_pii_entities_total", "PII entities replaced in answers, by type", ["entity"], registry=self.registry
+            "gateway_pii_entities_total",
+            "PII entities replaced in answers, by type",
+            ["entity"],
+            registry=self.registry,
         )
         self.pii_ner_degraded = Gauge(
             "gateway_pii_ner_degraded",

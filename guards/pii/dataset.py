@@ -76,7 +76,9 @@ def text_slots(record: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]
     if isinstance(record.get("messages"), list):
         return [(("messages", i, "content"), m["content"]) for i, m in enumerate(record["messages"])
                 if isinstance(m, dict) and isinstance(m.get("content"), str)]  # fmt: skip
-    slots = [((name,), record[name]) for name in INSTRUCTION_FIELDS if isinstance(record.get(name), str)]
+    slots: list[tuple[tuple[str | int, ...], str]] = [
+        ((name,), record[name]) for name in INSTRUCTION_FIELDS if isinstance(record.get(name), str)
+    ]
     if not slots:
         raise ValueError("neither a chat record (messages) nor an instruction record (instruction/input/output)")
     return slots
@@ -136,7 +138,7 @@ def _pseudonymise(
             return surrogate
 
         operators[entity] = OperatorConfig("custom", {"lambda": replace})
-    out = engine.anonymizer.anonymize(text=text, analyzer_results=results, operators=operators)
+    out = engine.anonymizer.anonymize(text=text, analyzer_results=results, operators=operators)  # type: ignore[arg-type]
     report.counts.update(item.entity_type for item in out.items)
     return out.text, [(item.entity_type, out.text[item.start : item.end]) for item in out.items]
 

@@ -28,6 +28,10 @@ from guards.pii.recognizers import build_recognizers
 from guards.pii.recognizers.names import COMMON_WORDS
 
 log = logging.getLogger("guards.pii.engine")
+# Presidio's own DEBUG lines quote the analysed text ("Context list is: ..."): logs must carry no raw
+# PII whatever level an operator turns on, so its loggers never go below INFO.
+for _name in ("presidio-analyzer", "presidio-anonymizer"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 GUARD_NAME = "pii"
 GUARD_VERSION = "1"
@@ -67,7 +71,7 @@ class PiiEngine:
             supported_languages=[policy.language],
             default_score_threshold=policy.threshold,
         )
-        self.anonymizer = AnonymizerEngine()
+        self.anonymizer = AnonymizerEngine()  # type: ignore[no-untyped-call]
         self.entities = [e for e in policy.entities if e in set(self.analyzer.get_supported_entities(policy.language))]
         self.entities += [e.entity for e in policy.enterprise_ids if e.entity not in self.entities]
         self._nlp = nlp
@@ -119,7 +123,7 @@ class PiiEngine:
             return Redaction(text, {})
         out = self.anonymizer.anonymize(
             text=text,
-            analyzer_results=found,
+            analyzer_results=found,  # type: ignore[arg-type]  # the analyzer's results, as Presidio documents
             operators={"DEFAULT": OperatorConfig("replace", {})},  # replace: <ENTITY_TYPE>
         )
         return Redaction(out.text, dict(sorted(Counter(i.entity_type for i in out.items).items())))
@@ -150,22 +154,29 @@ def consistent_names(text: str, results: list[RecognizerResult], parts: set[str]
     if not parts:
         return results
     covered = [(r.start, r.end) for r in results]
-    pattern = regex.compile(r"(?<![\p{L}\d])(?:" + "|".join(regex.escape(p) for p in sorted(parts)) + r")(?![\p{L}\d])")
+    alternatives = "|".join(regex.escape(p) for p in sorted(parts))
+    pattern = regex.compile(rf"(?<![\p{{L}}\d])(?:{alternatives})(?![\p{{L}}\d])")
+    metadata = {
+        RecognizerResult.RECOGNIZER_NAME_KEY: "ConsistentNames",
+        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: "names",
+    }
     extra = [
-        RecognizerResult("PERSON", m.start(), m.end(), 0.65, recognition_metadata={
-            RecognizerResult.RECOGNIZER_NAME_KEY: "ConsistentNames", RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: "consistent"})
+        RecognizerResult("PERSON", m.start(), m.end(), 0.65, recognition_metadata=dict(metadata))
         for m in pattern.finditer(text)
         if not any(s <= m.start() and m.end() <= e for s, e in covered)
-    ]  # fmt: skip
+    ]
     return results + extra
+
+
+def _inside(r: RecognizerResult, o: RecognizerResult) -> bool:
+    return o is not r and o.start <= r.start and r.end <= o.end and (o.end - o.start) > (r.end - r.start)
 
 
 def resolve(results: Iterable[RecognizerResult]) -> list[RecognizerResult]:
     """Overlaps resolved: a span inside a longer one of another type goes (``Main Street`` inside
     ``12 Main Street``, a name inside an email address); otherwise the higher score wins, then the longer span."""
-    results = list(results)
-    results = [r for r in results if not any(
-        o is not r and o.start <= r.start and r.end <= o.end and (o.end - o.start) > (r.end - r.start) for o in results)]  # fmt: skip
+    every = list(results)
+    results = [r for r in every if not any(_inside(r, o) for o in every)]
     ordered = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start))
     kept: list[RecognizerResult] = []
     for r in ordered:

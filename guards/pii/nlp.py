@@ -42,17 +42,31 @@ class NlpStatus:
         return not self.ner
 
 
-class PinnedSpacyNlpEngine(SpacyNlpEngine):  # type: ignore[misc]
+class PinnedSpacyNlpEngine(SpacyNlpEngine):
     """A ``SpacyNlpEngine`` over an already-built ``Language``: its ``load`` never downloads."""
 
     def __init__(self, nlp: Any, *, language: str = "en") -> None:
         config = NerModelConfiguration(
             model_to_presidio_entity_mapping=NER_ENTITY_MAPPING,
-            labels_to_ignore=["ORG", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY",
-                              "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"],  # fmt: skip
+            labels_to_ignore=[
+                "ORG",
+                "NORP",
+                "DATE",
+                "TIME",
+                "CARDINAL",
+                "ORDINAL",
+                "MONEY",
+                "PERCENT",
+                "QUANTITY",
+                "PRODUCT",
+                "EVENT",
+                "WORK_OF_ART",
+                "LAW",
+                "LANGUAGE",
+            ],
         )
         super().__init__(models=[{"lang_code": language, "model_name": MODEL_PACKAGE}], ner_model_configuration=config)
-        self.nlp = {language: nlp}
+        self.nlp = {language: nlp}  # type: ignore[assignment]  # Presidio annotates the loaded dict as None
 
     def load(self) -> None:
         """Already loaded in the constructor."""

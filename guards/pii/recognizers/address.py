@@ -25,7 +25,7 @@ class StreetAddressRecognizer(PiiPatternRecognizer):
     ``12 rue de la Paix``, ``Calle Mayor 5``."""
 
     ENTITY = "STREET_ADDRESS"
-    PATTERNS = [
+    PATTERNS = (
         Pattern(
             "us_uk",
             rf"\b\d{{1,6}}[A-Z]?\s(?:[NSEW]\.?\s|North\s|South\s|East\s|West\s)?{_NAME}(?:\s{_NAME}){{0,3}}\s{_SUFFIX}"
@@ -35,9 +35,17 @@ class StreetAddressRecognizer(PiiPatternRecognizer):
         Pattern(
             "de", r"\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm)\s\d{1,4}[a-z]?\b", 0.6
         ),
-        Pattern("fr", r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s(?:rue|avenue|boulevard|bd|place|allée|chemin|impasse|quai)"
-                r"\s(?:d[eu']\s?|de la\s|des\s)?[A-ZÉ][\w'’-]+(?:\s[A-ZÉ][\w'’-]+){0,3}", 0.6),  # fmt: skip
-        Pattern("es", r"\b(?:Calle|Avenida|Avda\.|Paseo|Plaza|Carrer|Via|Viale|Rua)\s(?:de\s(?:la\s)?)?[A-Z][\w'-]+"
-                r"(?:\s[A-Z][\w'-]+){0,3},?\s\d{1,4}\b", 0.55),  # fmt: skip
-    ]
-    CONTEXT = ["address", "live", "lives", "located", "street", "ship", "deliver", "mail", "residence", "home"]
+        Pattern(
+            "fr",
+            r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s(?:rue|avenue|boulevard|bd|place|allée|chemin|impasse|quai)"
+            r"\s(?:d[eu']\s?|de la\s|des\s)?[A-ZÉ][\w'’-]+(?:\s[A-ZÉ][\w'’-]+){0,3}",
+            0.6,
+        ),
+        Pattern(
+            "es",
+            r"\b(?:Calle|Avenida|Avda\.|Paseo|Plaza|Carrer|Via|Viale|Rua)\s(?:de\s(?:la\s)?)?[A-Z][\w'-]+"
+            r"(?:\s[A-Z][\w'-]+){0,3},?\s\d{1,4}\b",
+            0.55,
+        ),
+    )
+    CONTEXT = ("address", "live", "lives", "located", "street", "ship", "deliver", "mail", "residence", "home")

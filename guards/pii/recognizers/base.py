@@ -8,7 +8,7 @@ import regex
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class PiiPatternRecognizer(PatternRecognizer):  # type: ignore[misc]
+class PiiPatternRecognizer(PatternRecognizer):
     """A Presidio ``PatternRecognizer`` configured by class attributes.
 
     Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and may override ``validate_result``
@@ -16,8 +16,8 @@ class PiiPatternRecognizer(PatternRecognizer):  # type: ignore[misc]
     """
 
     ENTITY: ClassVar[str]
-    PATTERNS: ClassVar[list[Pattern]]
-    CONTEXT: ClassVar[list[str]] = []
+    PATTERNS: ClassVar[tuple[Pattern, ...]]
+    CONTEXT: ClassVar[tuple[str, ...]] = ()
     REQUIRES: ClassVar[tuple[str, ...]] = ()
     """Lower-case substrings one of which a text must contain before the patterns run (a cheap
     pre-filter: look-behind patterns cost a scan at every position)."""
@@ -32,7 +32,6 @@ class PiiPatternRecognizer(PatternRecognizer):  # type: ignore[misc]
             # Presidio's default adds IGNORECASE: case carries meaning here (IBAN country codes, NINO letters).
             global_regex_flags=regex.DOTALL | regex.MULTILINE,
         )
-
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> Any:
         if self.REQUIRES:

@@ -22,8 +22,8 @@ class EmailAddressRecognizer(PiiPatternRecognizer):
     """RFC 5322-ish addresses whose domain ends in a public suffix (``a@b.invalid`` is not one)."""
 
     ENTITY = "EMAIL_ADDRESS"
-    PATTERNS = [Pattern("email", r"\b[A-Za-z0-9._%+'-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b", 0.5)]
-    CONTEXT = ["email", "e-mail", "mail", "contact", "reach"]
+    PATTERNS = (Pattern("email", r"\b[A-Za-z0-9._%+'-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b", 0.5),)
+    CONTEXT = ("email", "e-mail", "mail", "contact", "reach")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         domain = pattern_text.rsplit("@", 1)[-1]
@@ -51,8 +51,8 @@ class PhoneNumberRecognizer(PiiPatternRecognizer):
     """International and national phone numbers: 7 to 15 digits in a phone-like layout."""
 
     ENTITY = "PHONE_NUMBER"
-    PATTERNS = [Pattern(f"phone_{i}", shape, 0.6) for i, shape in enumerate(_PHONE_SHAPES)]
-    CONTEXT = ["phone", "call", "tel", "telephone", "mobile", "cell", "fax", "number", "reach", "text", "whatsapp"]
+    PATTERNS = tuple(Pattern(f"phone_{i}", shape, 0.6) for i, shape in enumerate(_PHONE_SHAPES))
+    CONTEXT = ("phone", "call", "tel", "telephone", "mobile", "cell", "fax", "number", "reach", "text", "whatsapp")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         n = len(digits(pattern_text))
@@ -65,16 +65,16 @@ class IpAddressRecognizer(PiiPatternRecognizer):
     """IPv4 and IPv6 addresses that parse (``999.1.1.1`` does not)."""
 
     ENTITY = "IP_ADDRESS"
-    PATTERNS = [
+    PATTERNS = (
         Pattern("ipv4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)", 0.6),
         Pattern("ipv6", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?:/\d{1,3})?(?![\w:])", 0.6),
         Pattern("ipv6_compressed", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:?){0,6}(?![\w:])", 0.5),
-    ]
-    CONTEXT = ["ip", "address", "host", "server", "client", "login", "from"]
+    )
+    CONTEXT = ("ip", "address", "host", "server", "client", "login", "from")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         try:
-            ipaddress.ip_address(pattern_text.split("/")[0])
+            ipaddress.ip_address(pattern_text.partition("/")[0])
         except ValueError:
             return False
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from presidio_analyzer import Pattern, PatternRecognizer
 
 
-class EnterpriseIdRecognizer(PatternRecognizer):  # type: ignore[misc]
+class EnterpriseIdRecognizer(PatternRecognizer):
     """One configured identifier: the pattern comes from ``policies/pii.toml``, not from code."""
 
     def __init__(

@@ -15,12 +15,12 @@ class CreditCardRecognizer(PiiPatternRecognizer):
     """13-19 digit card numbers, grouped by spaces or dashes or not at all, with a valid Luhn digit."""
 
     ENTITY = "CREDIT_CARD"
-    PATTERNS = [
+    PATTERNS = (
         Pattern("card_grouped", rf"(?<![\w-]){_ISSUER}\d{{2}}(?:[ -]\d{{4}}){{2}}[ -]\d{{1,7}}(?![\w-])", 0.5),
         Pattern("card_amex", r"(?<![\w-])3[47]\d{2}[ -]\d{6}[ -]\d{5}(?![\w-])", 0.5),
         Pattern("card_plain", rf"(?<![\w-]){_ISSUER}\d{{11,17}}(?![\w-])", 0.4),
-    ]
-    CONTEXT = ["card", "credit", "visa", "mastercard", "amex", "payment", "cc", "debit"]
+    )
+    CONTEXT = ("card", "credit", "visa", "mastercard", "amex", "payment", "cc", "debit")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         number = digits(pattern_text)
@@ -39,8 +39,8 @@ class IbanRecognizer(PiiPatternRecognizer):
     """IBANs, compact or printed in groups of four, checked by length and the mod-97 check digits."""
 
     ENTITY = "IBAN_CODE"
-    PATTERNS = [Pattern("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", 0.5)]
-    CONTEXT = ["iban", "bank", "account", "transfer", "wire", "sepa"]
+    PATTERNS = (Pattern("iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", 0.5),)
+    CONTEXT = ("iban", "bank", "account", "transfer", "wire", "sepa")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         iban = pattern_text.replace(" ", "")

@@ -22,14 +22,15 @@ _FIRST = ("first_names", "first_names_male", "first_names_female", "first_romani
 _LAST = ("last_names", "last_romanized_names")
 # Capitalised words that are also given names or surnames in some locale but far more often ordinary
 # English at the start of a sentence or in a title: never a name on the list's word alone.
-COMMON_WORDS = frozenset(
+_COMMON = (
     "The A An And Or But If Will May June April August Grant Bill Mark Rose Lane Page Case Long Hill Young King "
     "Love Hope Joy Faith Summer Winter Sunny Price Cash Chase Sky Star Say Per Van Von Den Der Le La De Del Da "
     "Do Dr Mr Mrs Ms Can Jan Ever Still New North South East West Main Park Street Road Team Service Support "
     "Order Product Version Release Update Note Notes Please Thanks Hello Hi Dear Best Regards Kind Cheers Sincerely "
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March July September October "
-    "November December Server Cluster Ticket Build Deploy Policy Report Chapter Section Table Figure Step".split()
-)  # fmt: skip
+    "November December Server Cluster Ticket Build Deploy Policy Report Chapter Section Table Figure Step"
+)
+COMMON_WORDS = frozenset(_COMMON.split())
 
 
 def _names_of(provider: Any, attributes: tuple[str, ...]) -> set[str]:
@@ -60,7 +61,7 @@ _WORD = r"\p{Lu}[\p{Ll}'’]+(?:-\p{Lu}[\p{Ll}]+)?"
 _NAME = rf"{_WORD}(?:\s(?:{_WORD}|\p{{Lu}}\.)){{0,2}}"
 
 
-class PersonNameRecognizer(EntityRecognizer):  # type: ignore[misc]
+class PersonNameRecognizer(EntityRecognizer):
     """PERSON spans from cues the small NER model misses; scores by the strength of the cue."""
 
     ENTITY = "PERSON"
@@ -69,15 +70,23 @@ class PersonNameRecognizer(EntityRecognizer):  # type: ignore[misc]
     CUES: ClassVar[list[tuple[str, float]]] = [
         (rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Sr|Sra|Sig)\.?\s(?P<name>{_NAME})", 0.85),
         (rf"(?m)^(?:Hi|Hello|Hey|Dear|Good morning|Good afternoon)\s(?P<name>{_NAME})\s?[,!:]", 0.8),
-        (rf"(?m)(?:Regards|Best|Thanks|Thank you|Cheers|Sincerely|Best regards|Kind regards|Many thanks)"
-         rf"[,!]?\s*\n\s*(?P<name>{_NAME})\s*$", 0.85),  # fmt: skip
-        (rf"\b(?:name is|named|called|signed by|assigned to|reported by|approved by|owner:|manager:|contact:|"
-         rf"employee:|cc:|attn:|from:|to:)\s(?P<name>{_NAME})", 0.7),  # fmt: skip
+        (
+            rf"(?m)(?:Regards|Best|Thanks|Thank you|Cheers|Sincerely|Best regards|Kind regards|Many thanks)"
+            rf"[,!]?\s*\n\s*(?P<name>{_NAME})\s*$",
+            0.85,
+        ),
+        (
+            rf"\b(?:name is|named|called|signed by|assigned to|reported by|approved by|owner:|manager:|contact:|"
+            rf"employee:|cc:|attn:|from:|to:)\s(?P<name>{_NAME})",
+            0.7,
+        ),
     ]
     _candidate = regex.compile(rf"(?<![\p{{L}}\d])(?P<first>{_WORD})(?P<rest>(?:\s(?:{_WORD}|\p{{Lu}}\.)){{1,2}})")
 
     def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(supported_entities=[self.ENTITY], name=type(self).__name__, supported_language=supported_language)
+        super().__init__(
+            supported_entities=[self.ENTITY], name=type(self).__name__, supported_language=supported_language
+        )
         self._cues = [(regex.compile(p), s) for p, s in self.CUES]
         self._first, self._last = name_lists()
 
@@ -109,5 +118,8 @@ class PersonNameRecognizer(EntityRecognizer):  # type: ignore[misc]
         return results
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(self.ENTITY, start, end, score, recognition_metadata={
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})  # fmt: skip
+        metadata = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: str(self.id),
+        }
+        return RecognizerResult(self.ENTITY, start, end, score, recognition_metadata=metadata)

@@ -11,12 +11,12 @@ class UsSsnRecognizer(PiiPatternRecognizer):
     """US Social Security numbers (area not 000, 666 or 9xx; group and serial not zero)."""
 
     ENTITY = "US_SSN"
-    PATTERNS = [
+    PATTERNS = (
         Pattern("ssn_dashed", r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])", 0.6),
         Pattern("ssn_spaced", r"(?<![\w-])\d{3} \d{2} \d{4}(?![\w-])", 0.4),
         Pattern("ssn_plain", r"(?<=(?:SSN|social security(?: number)?)(?::|\s|#|\sis\s){1,3})\d{9}\b", 0.6),
-    ]
-    CONTEXT = ["ssn", "social", "security", "taxpayer"]
+    )
+    CONTEXT = ("ssn", "social", "security", "taxpayer")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         n = digits(pattern_text)
@@ -52,7 +52,7 @@ class NationalIdRecognizer(PiiPatternRecognizer):
     INSEE, Italian codice fiscale, Indian Aadhaar, German tax id (with context)."""
 
     ENTITY = "NATIONAL_ID"
-    PATTERNS = [
+    PATTERNS = (
         Pattern("uk_nino", r"\b[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", 0.6),
         Pattern("uk_nhs", r"(?<![\w-])\d{3} \d{3} \d{4}(?![\w-])", 0.3),
         Pattern("es_dni", r"\b(?:\d{8}|[XYZ]\d{7})-?[A-Z]\b", 0.6),
@@ -62,9 +62,9 @@ class NationalIdRecognizer(PiiPatternRecognizer):
         Pattern("in_aadhaar", r"(?<![\w-])[2-9]\d{3} \d{4} \d{4}(?![\w-])", 0.4),
         Pattern("nl_bsn", r"(?<=(?:BSN|burgerservicenummer)(?::|\s){1,3})\d{9}\b", 0.6),
         Pattern("de_steuer_id", r"(?<=(?:Steuer-?ID|Steueridentifikationsnummer|tax id)(?::|\s){1,3})\d{11}\b", 0.6),
-    ]
-    CONTEXT = ["national", "insurance", "nino", "nhs", "dni", "nie", "sin", "insee", "fiscal", "aadhaar", "bsn",
-               "passport", "identity", "id", "social", "steuer"]  # fmt: skip
+    )
+    CONTEXT = ("national", "insurance", "nino", "nhs", "dni", "nie", "sin", "insee", "fiscal", "aadhaar", "bsn",
+               "passport", "identity", "id", "social", "steuer")  # fmt: skip
 
     def validate_result(self, pattern_text: str) -> bool | None:
         text = pattern_text.replace(" ", "").replace("-", "")
