@@ -56,7 +56,7 @@ class PrivateKeyRecognizer(PiiPatternRecognizer):
     PATTERNS = (
         Pattern(
             "pem",
-            r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]{0,8000}?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|$)",
+            r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]{0,8000}?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|\Z)",
             1.0,
         ),
     )
