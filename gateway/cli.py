@@ -271,5 +271,14 @@ def _add_screen_group() -> None:
 _add_screen_group()
 
 
+def _add_dataset_group() -> None:
+    from gateway.commands.dataset import dataset  # noqa: PLC0415 - loads presidio; the group is light
+
+    main.add_command(dataset)
+
+
+_add_dataset_group()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

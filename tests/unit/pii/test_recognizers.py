@@ -48,12 +48,24 @@ FLAGGED = [
     ("API_KEY", "token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"),
     ("API_KEY", 'api_key: "9fQ2xL7pR4tW8zK1mN3b"', "9fQ2xL7pR4tW8zK1mN3b"),
     ("BEARER_TOKEN", "Authorization: Bearer abcDEF123ghiJKL456mnoPQR", "abcDEF123ghiJKL456mnoPQR"),
-    ("BEARER_TOKEN", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlX3NpZw", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlX3NpZw"),
-    ("PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"),
+    (
+        "BEARER_TOKEN",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlX3NpZw",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlX3NpZw",
+    ),
+    (
+        "PRIVATE_KEY",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+    ),
     ("PASSWORD", "db password: Tr0ub4dor&3 for prod", "Tr0ub4dor&3"),
     ("PASSWORD", "the wifi password is Summer2024!", "Summer2024!"),
     # addresses
-    ("STREET_ADDRESS", "ship to 1600 Pennsylvania Ave NW, Washington, DC 20500 asap", "1600 Pennsylvania Ave NW, Washington, DC 20500"),
+    (
+        "STREET_ADDRESS",
+        "ship to 1600 Pennsylvania Ave NW, Washington, DC 20500 asap",
+        "1600 Pennsylvania Ave NW, Washington, DC 20500",
+    ),
     ("STREET_ADDRESS", "lives at 742 Evergreen Terrace, Springfield", "742 Evergreen Terrace, Springfield"),
     ("STREET_ADDRESS", "Büro in der Hauptstraße 12 in Berlin", "Hauptstraße 12"),
     ("STREET_ADDRESS", "au 12 rue de la Paix", "12 rue de la Paix"),
