@@ -8,9 +8,9 @@ from guards.pii.policy import PiiPolicy
 from guards.pii.recognizers.address import StreetAddressRecognizer
 from guards.pii.recognizers.contact import EmailAddressRecognizer, IpAddressRecognizer, PhoneNumberRecognizer
 from guards.pii.recognizers.enterprise import EnterpriseIdRecognizer
-from guards.pii.recognizers.finance import CreditCardRecognizer, IbanRecognizer
+from guards.pii.recognizers.finance import CardNumberRecognizer, IbanCodeRecognizer
 from guards.pii.recognizers.names import PersonNameRecognizer
-from guards.pii.recognizers.national_ids import NationalIdRecognizer, UsSsnRecognizer
+from guards.pii.recognizers.national_ids import NationalIdRecognizer, SocialSecurityNumberRecognizer
 from guards.pii.recognizers.secrets import (
     ApiKeyRecognizer,
     BearerTokenRecognizer,
@@ -19,8 +19,8 @@ from guards.pii.recognizers.secrets import (
 )
 
 PATTERN_RECOGNIZERS = (
-    EmailAddressRecognizer, PhoneNumberRecognizer, IpAddressRecognizer, CreditCardRecognizer, IbanRecognizer,
-    UsSsnRecognizer, NationalIdRecognizer, StreetAddressRecognizer, ApiKeyRecognizer, BearerTokenRecognizer,
+    EmailAddressRecognizer, PhoneNumberRecognizer, IpAddressRecognizer, CardNumberRecognizer, IbanCodeRecognizer,
+    SocialSecurityNumberRecognizer, NationalIdRecognizer, StreetAddressRecognizer, ApiKeyRecognizer, BearerTokenRecognizer,
     PrivateKeyRecognizer, PasswordRecognizer, PersonNameRecognizer,
 )  # fmt: skip
 

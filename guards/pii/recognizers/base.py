@@ -11,6 +11,9 @@ from presidio_analyzer import Pattern, PatternRecognizer
 class PiiPatternRecognizer(PatternRecognizer):
     """A Presidio ``PatternRecognizer`` configured by class attributes.
 
+    Class names differ from Presidio's own recognizers on purpose: Presidio's registry loader finds
+    its predefined recognizers by class name among all subclasses, and a clash would replace them.
+
     Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and may override ``validate_result``
     (``True``: raise the score to the maximum, ``False``: drop the match, ``None``: keep the score).
     """

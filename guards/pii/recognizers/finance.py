@@ -11,7 +11,7 @@ from guards.pii.recognizers.base import PiiPatternRecognizer, digits, luhn_ok
 _ISSUER = r"(?:4\d|5[1-5]|2[2-7]|3[4-8]|30|6[045])"
 
 
-class CreditCardRecognizer(PiiPatternRecognizer):
+class CardNumberRecognizer(PiiPatternRecognizer):
     """13-19 digit card numbers, grouped by spaces or dashes or not at all, with a valid Luhn digit."""
 
     ENTITY = "CREDIT_CARD"
@@ -35,7 +35,7 @@ _IBAN_LENGTHS = {
 }  # fmt: skip
 
 
-class IbanRecognizer(PiiPatternRecognizer):
+class IbanCodeRecognizer(PiiPatternRecognizer):
     """IBANs, compact or printed in groups of four, checked by length and the mod-97 check digits."""
 
     ENTITY = "IBAN_CODE"

@@ -7,7 +7,7 @@ from presidio_analyzer import Pattern
 from guards.pii.recognizers.base import PiiPatternRecognizer, digits, luhn_ok
 
 
-class UsSsnRecognizer(PiiPatternRecognizer):
+class SocialSecurityNumberRecognizer(PiiPatternRecognizer):
     """US Social Security numbers (area not 000, 666 or 9xx; group and serial not zero)."""
 
     ENTITY = "US_SSN"
