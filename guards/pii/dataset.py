@@ -111,15 +111,19 @@ def scrub_records(
     # Consistency across the dataset: a name part found in one text is flagged in every text.
     parts = set().union(*(name_parts(text, res) for (_, _, text), res in zip(slots, found, strict=True)))
     found = [resolve(consistent_names(text, res, parts)) for (_, _, text), res in zip(slots, found, strict=True)]
+    outputs: list[tuple[str, list[str]]] = []
     for (index, path, text), results in zip(slots, found, strict=True):
         scrubbed, spans = _pseudonymise(engine, pseudonyms, text, results, report)
         _put(out[index], path, scrubbed)
+        outputs.append((scrubbed, [s for _, s in spans]))
         for entity, surrogate in spans:
             if len(report.samples) < max_samples and sampler.random() < 0.25:
                 report.samples.append({"record": index, "field": ".".join(map(str, path)), "entity": entity,
                                        "surrogate": surrogate})  # fmt: skip
-        if residual_scan:
-            _rescan(engine, scrubbed, [s for _, s in spans], report)
+    if residual_scan:
+        rescanned = engine.analyze_many([t for t, _ in outputs], batch_size=batch_size, threshold=RESIDUAL_THRESHOLD)
+        for (scrubbed, surrogates), results in zip(outputs, rescanned, strict=True):
+            _count_residual(scrubbed, surrogates, results, report)
     return out, report
 
 
@@ -143,10 +147,10 @@ def _pseudonymise(
     return out.text, [(item.entity_type, out.text[item.start : item.end]) for item in out.items]
 
 
-def _rescan(engine: PiiEngine, scrubbed: str, surrogates: list[str], report: ScrubReport) -> None:
+def _count_residual(scrubbed: str, surrogates: list[str], results: list[RecognizerResult], report: ScrubReport) -> None:
     """PII a stricter scan still finds in the output, outside the surrogates we put there."""
     residual = [
-        r for r in engine.analyze(scrubbed, threshold=RESIDUAL_THRESHOLD)
+        r for r in results
         if not any(scrubbed[r.start : r.end] in s or s in scrubbed[r.start : r.end] for s in surrogates)
         and not scrubbed[r.start : r.end].startswith("<")
     ]  # fmt: skip

@@ -99,11 +99,13 @@ class PiiEngine:
         kept = [r for r in results if _plausible(text, r)]
         return resolve(consistent_names(text, kept, name_parts(text, kept)))
 
-    def analyze_many(self, texts: list[str], *, batch_size: int = 32) -> list[list[RecognizerResult]]:
+    def analyze_many(
+        self, texts: list[str], *, batch_size: int = 32, threshold: float | None = None
+    ) -> list[list[RecognizerResult]]:
         """``analyze`` for many texts, the spaCy pipeline run once over the batch (``nlp.pipe``)."""
         engine = self.analyzer.nlp_engine
         docs = engine.process_batch(texts, self.policy.language, batch_size=batch_size)
-        return [self.analyze(text, nlp_artifacts=artifacts) for text, artifacts in docs]
+        return [self.analyze(text, nlp_artifacts=artifacts, threshold=threshold) for text, artifacts in docs]
 
     def findings(self, text: str) -> list[Finding]:
         """What the scrubber would flag in ``text`` (no raw values: evidence stays empty)."""

@@ -20,8 +20,8 @@ from guards.pii.recognizers.secrets import (
 
 PATTERN_RECOGNIZERS = (
     EmailAddressRecognizer, PhoneNumberRecognizer, IpAddressRecognizer, CardNumberRecognizer, IbanCodeRecognizer,
-    SocialSecurityNumberRecognizer, NationalIdRecognizer, StreetAddressRecognizer, ApiKeyRecognizer, BearerTokenRecognizer,
-    PrivateKeyRecognizer, PasswordRecognizer, PersonNameRecognizer,
+    SocialSecurityNumberRecognizer, NationalIdRecognizer, StreetAddressRecognizer, ApiKeyRecognizer,
+    BearerTokenRecognizer, PrivateKeyRecognizer, PasswordRecognizer, PersonNameRecognizer,
 )  # fmt: skip
 
 

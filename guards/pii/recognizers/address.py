@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from faker.providers.address.en_US import Provider as UsAddressProvider
 from presidio_analyzer import Pattern
 
 from guards.pii.recognizers.base import PiiPatternRecognizer
 
-_SUFFIX = (
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir"
-    r"|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Close|Row|Walk|Gardens|Grove|Hill|Mews|Plaza|Loop"
-    r"|Alley|Pike|Ridge|Run|Path|Crossing|Point|Park|Heights|Viaduct|Ville|Stravenue|Ports?|Ranch|Station)\.?"
-)
+# USPS street suffixes (Publication 28, the list Faker's en_US provider ships) plus the usual abbreviations.
+_USPS = sorted(set(UsAddressProvider.street_suffixes), key=len, reverse=True)
+_ABBREVIATIONS = ("St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Pl", "Ter", "Cir", "Pkwy", "Hwy", "Sq", "Trl", "Close")
+_SUFFIX = rf"(?:{'|'.join([*_USPS, *_ABBREVIATIONS])})\.?"
 _NAME = r"(?:[A-Z][a-z'’]+|[A-Z]\.|\d{1,3}(?:st|nd|rd|th))"
 _UNIT = r"(?:,?\s(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Floor|Fl\.?|#)\s?[\w-]{1,6})?"
 # ", Springfield, IL 62704" or ", London NW1 6XE" (a US state and ZIP, or a UK postcode).
