@@ -19,6 +19,7 @@ from gateway.authz.service import PolicyService
 from gateway.db import make_engine
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
+from gateway.ingest.pii import PiiLabelStep
 from gateway.ingest.poisoning import EmbeddingMemo, PoisoningStep, RetrieverNeighbours
 from gateway.ingest.prepare import IngestLimits
 from gateway.ingest.quarantine import QuarantineStore
@@ -91,12 +92,16 @@ def provide_poison_screen(settings: Settings, engine: Engine, retriever: Retriev
 def provide_screen_steps(
     settings: Settings, engine: Engine, *, retriever: Retriever | None = None, embedder: Embedder | None = None
 ) -> list[ScreenStep]:
-    """The ingest screening steps, in order: the poisoning screen (PII labels: their issue adds one)."""
-    if not settings.screening.enabled:
-        return []
-    screen = provide_poison_screen(settings, engine, retriever)
-    passages = settings.screening.planted_passages
-    return [PoisoningStep(screen, embedder=embedder if passages else None, passages=passages)]
+    """The ingest screening steps, in order: the poisoning screen, then the PII labeller."""
+    steps: list[ScreenStep] = []
+    if settings.screening.enabled:
+        screen = provide_poison_screen(settings, engine, retriever)
+        passages = settings.screening.planted_passages
+        steps.append(PoisoningStep(screen, embedder=embedder if passages else None, passages=passages))
+    pii = provide_pii_engine(settings)
+    if pii is not None:
+        steps.append(PiiLabelStep(pii))
+    return steps
 
 
 def provide_pii_policy(settings: Settings) -> PiiPolicy:

@@ -103,3 +103,14 @@ def test_neither_audit_rows_nor_logs_hold_raw_pii_after_asking_about_a_pii_docum
     dumped = json.dumps(rows, default=str) + json.dumps(stored, default=str)
     assert not [kind for kind, value in RAW.items() if value in dumped]
     assert not [kind for kind, value in RAW.items() if value in caplog.text]
+
+
+def test_ingest_labels_the_document_with_pii_types_and_counts(
+    client: TestClient[Any], auth: Auth, services: Services, payroll: None
+) -> None:
+    info = client.get(f"/v1/documents/{PAYROLL['id']}", headers=auth("bob", ["staff"])).json()
+    assert info["pii"]["bearing"] is True
+    assert info["pii"]["types"]["EMAIL_ADDRESS"] == 1 and info["pii"]["types"]["US_SSN"] == 1
+    assert info["pii"]["types"]["API_KEY"] == 1 and info["pii"]["types"]["IBAN_CODE"] == 1
+    rows = services.audit.search(tenant="northwind", subject="root", kind="ingest", limit=5, before_sequence=None)
+    assert any(r["details"].get("screening", {}).get("pii", {}).get("bearing") for r in rows)
