@@ -2,9 +2,10 @@
 
     python -m bench.pii.answer_overhead [--asks 60]
 
-The document is three long sentences (~65 words each) that all match the question, so the
-extractive generator quotes about 200 words; a few carry PII. Reported: end-to-end latency p50/p95
-per arm, and the guard's own stage (``pii`` + ``pii_question`` in the audit row's latencies).
+Three documents of one long sentence each (~60 words) that all match the question, so the
+extractive generator quotes all three (~180 words: its maximum is three sentences of <= 400 chars);
+a few values are PII. Reported: end-to-end latency p50/p95 per arm, and the guard's own stage
+(``pii`` + ``pii_question`` in the audit row's latencies).
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def run_arm(pii: bool, asks: int) -> dict[str, Any]:
             services.policy.reload_seed(REPO / "policies", actor="bench", extra_files=[REPO / "data/sample/policy.csv"])
             admin = mint_dev_token(services.settings, "root", ["gateway-admins", "staff"], tenant="northwind")
             user = mint_dev_token(services.settings, "bob", ["staff"], tenant="northwind")
-            doc = {"id": "vendor-review", "title": "Vendor onboarding review", "collection": "public",
-                   "text": f"# Vendor onboarding\n\n{S1} {S2} {S3}\n"}  # fmt: skip
-            r = client.post("/v1/documents", json=doc, headers={"Authorization": f"Bearer {admin}"})
-            assert r.status_code == 201, r.text
+            for i, sentence in enumerate((S1, S2, S3)):  # one chunk each: the answer quotes all three
+                doc = {"id": f"vendor-review-{i}", "title": "Vendor onboarding review", "collection": "public",
+                       "text": f"{sentence}\n"}  # fmt: skip
+                r = client.post("/v1/documents", json=doc, headers={"Authorization": f"Bearer {admin}"})
+                assert r.status_code == 201, r.text
             latencies, stage, words = [], [], 0
             for i in range(asks + 5):
                 start = time.perf_counter()
