@@ -9,7 +9,7 @@ from guards.pii.recognizers.address import StreetAddressRecognizer
 from guards.pii.recognizers.contact import EmailAddressRecognizer, IpAddressRecognizer, PhoneNumberRecognizer
 from guards.pii.recognizers.enterprise import EnterpriseIdRecognizer
 from guards.pii.recognizers.finance import CardNumberRecognizer, IbanCodeRecognizer
-from guards.pii.recognizers.names import PersonNameRecognizer
+from guards.pii.recognizers.names import CjkNameRecognizer, PersonNameRecognizer
 from guards.pii.recognizers.national_ids import NationalIdRecognizer, SocialSecurityNumberRecognizer
 from guards.pii.recognizers.secrets import (
     ApiKeyRecognizer,
@@ -21,7 +21,7 @@ from guards.pii.recognizers.secrets import (
 PATTERN_RECOGNIZERS = (
     EmailAddressRecognizer, PhoneNumberRecognizer, IpAddressRecognizer, CardNumberRecognizer, IbanCodeRecognizer,
     SocialSecurityNumberRecognizer, NationalIdRecognizer, StreetAddressRecognizer, ApiKeyRecognizer,
-    BearerTokenRecognizer, PrivateKeyRecognizer, PasswordRecognizer, PersonNameRecognizer,
+    BearerTokenRecognizer, PrivateKeyRecognizer, PasswordRecognizer, PersonNameRecognizer, CjkNameRecognizer,
 )  # fmt: skip
 
 

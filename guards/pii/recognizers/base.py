@@ -25,11 +25,11 @@ class PiiPatternRecognizer(PatternRecognizer):
     """Lower-case substrings one of which a text must contain before the patterns run (a cheap
     pre-filter: look-behind patterns cost a scan at every position)."""
 
-    def __init__(self, supported_language: str = "en") -> None:
+    def __init__(self, supported_language: str = "en", *, patterns: tuple[Pattern, ...] | None = None) -> None:
         super().__init__(
             supported_entity=self.ENTITY,
             name=type(self).__name__,
-            patterns=list(self.PATTERNS),
+            patterns=list(self.PATTERNS if patterns is None else patterns),
             context=list(self.CONTEXT),
             supported_language=supported_language,
             # Presidio's default adds IGNORECASE: case carries meaning here (IBAN country codes, NINO letters).

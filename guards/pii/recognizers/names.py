@@ -8,7 +8,9 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import regex
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+
+from guards.pii.recognizers.base import PiiPatternRecognizer
 
 # Latin-script locales whose person providers carry first and last name lists (romanised lists
 # are taken where a locale has them, e.g. Japanese and Chinese).
@@ -123,3 +125,31 @@ class PersonNameRecognizer(EntityRecognizer):
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: str(self.id),
         }
         return RecognizerResult(self.ENTITY, start, end, score, recognition_metadata=metadata)
+
+
+CJK_LOCALES = ("ja_JP", "zh_CN", "zh_TW", "ko_KR")
+_CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
+
+
+@lru_cache(maxsize=1)
+def cjk_surnames() -> tuple[str, ...]:
+    """Common surnames written in Han or Hangul (Faker's ja/zh/ko lists), longest first."""
+    names: set[str] = set()
+    for locale in CJK_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        names |= {n for n in getattr(provider, "last_names", ()) if isinstance(n, str) and n}
+    return tuple(sorted(names, key=len, reverse=True))
+
+
+class CjkNameRecognizer(PiiPatternRecognizer):
+    """Names in Chinese, Japanese or Korean script inside other text: a known surname followed by one
+    to three CJK characters (given names are not a closed list), the whole run bounded by non-CJK text."""
+
+    ENTITY = "PERSON"
+    PATTERNS = ()
+    CONTEXT = ("name", "contact", "employee", "customer", "manager", "mr", "ms", "dr")
+
+    def __init__(self, supported_language: str = "en") -> None:
+        surnames = "|".join(regex.escape(n) for n in cjk_surnames())
+        pattern = Pattern("cjk_name", rf"(?<!{_CJK})(?:{surnames})\s?{_CJK}{{1,3}}(?!{_CJK})", 0.6)
+        super().__init__(supported_language, patterns=(pattern,))

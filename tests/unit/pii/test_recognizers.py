@@ -78,6 +78,9 @@ FLAGGED = [
     ("PERSON", "See you soon.\nKind regards,\nMateusz Kowalski", "Mateusz Kowalski"),
     ("PERSON", "assigned to Wei Zhang yesterday", "Wei Zhang"),
     ("PERSON", "The review with Olivia Martin went well", "Olivia Martin"),
+    ("PERSON", "Please cc 後藤 直人 on the contract", "後藤 直人"),
+    ("PERSON", "Owner: 王秀英 (Shanghai office)", "王秀英"),
+    ("PERSON", "Escalated to 김민준 yesterday", "김민준"),
 ]
 
 
