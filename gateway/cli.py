@@ -280,6 +280,14 @@ def _add_finetune_groups() -> None:
 
 _add_finetune_groups()
 
+def _add_dataset_group() -> None:
+    from gateway.commands.dataset import dataset  # noqa: PLC0415 - loads presidio; the group is light
+
+    main.add_command(dataset)
+
+
+_add_dataset_group()
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

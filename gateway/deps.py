@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -16,9 +17,10 @@ from gateway.auth.principal import Principal
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
 from gateway.db import make_engine
-from gateway.finetune.scrub import Scrubber
+from gateway.finetune.scrub import PiiGuardScrubber, Scrubber
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
+from gateway.ingest.pii import PiiLabelStep
 from gateway.ingest.poisoning import EmbeddingMemo, PoisoningStep, RetrieverNeighbours
 from gateway.ingest.prepare import IngestLimits
 from gateway.ingest.quarantine import QuarantineStore
@@ -33,6 +35,9 @@ from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbed
 from gateway.settings import Settings
 from gateway.stages import Stages
 from gateway.storage import secure_file, secure_tree
+from guards.pii.engine import PiiEngine
+from guards.pii.nlp import NlpStatus
+from guards.pii.policy import PiiPolicy
 from guards.poisoning.flood_store import SqlFloodStore
 from guards.poisoning.policy import ScreeningPolicy
 from guards.poisoning.rescreen import PassageRescreen
@@ -72,11 +77,9 @@ def provide_limiter(settings: Settings) -> RequestLimiter | None:
     return RequestLimiter(settings.limits) if settings.limits.enabled else None
 
 
-def provide_scrubber(_settings: Settings) -> Scrubber:
-    """The PII scrubber of fine-tuning datasets and of the PII-emission gate."""
-    from gateway.finetune.scrub import PiiGuardScrubber  # noqa: PLC0415 - the PII guard loads its models lazily
-
-    return PiiGuardScrubber()
+def provide_scrubber(settings: Settings) -> Scrubber:
+    """The PII scrubber of fine-tuning datasets and of the PII-emission gate: the one PII engine."""
+    return PiiGuardScrubber(provide_pii_engine(settings))
 
 
 def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
@@ -102,12 +105,40 @@ def provide_poison_screen(settings: Settings, engine: Engine, retriever: Retriev
 def provide_screen_steps(
     settings: Settings, engine: Engine, *, retriever: Retriever | None = None, embedder: Embedder | None = None
 ) -> list[ScreenStep]:
-    """The ingest screening steps, in order: the poisoning screen (PII labels: their issue adds one)."""
-    if not settings.screening.enabled:
-        return []
-    screen = provide_poison_screen(settings, engine, retriever)
-    passages = settings.screening.planted_passages
-    return [PoisoningStep(screen, embedder=embedder if passages else None, passages=passages)]
+    """The ingest screening steps, in order: the poisoning screen, then the PII labeller."""
+    steps: list[ScreenStep] = []
+    if settings.screening.enabled:
+        screen = provide_poison_screen(settings, engine, retriever)
+        passages = settings.screening.planted_passages
+        steps.append(PoisoningStep(screen, embedder=embedder if passages else None, passages=passages))
+    pii = provide_pii_engine(settings)
+    if pii is not None:
+        steps.append(PiiLabelStep(pii))
+    return steps
+
+
+def provide_pii_policy(settings: Settings) -> PiiPolicy:
+    return PiiPolicy.from_file(settings.pii.policy_file or POLICY_DIR / "pii.toml")
+
+
+@lru_cache(maxsize=4)
+def _pii_engine(policy_json: str, ner: bool) -> PiiEngine:
+    """One engine per policy and NER switch per process: the spaCy model loads once (~1.5 s)."""
+    return PiiEngine(PiiPolicy.model_validate_json(policy_json), ner=ner, on_degraded=_log_degraded)
+
+
+def _log_degraded(status: NlpStatus) -> None:
+    log.warning("PII guard: NER unavailable (%s); answers are scrubbed by pattern recognizers only", status.reason)
+
+
+def provide_pii_engine(settings: Settings, metrics: Metrics | None = None) -> PiiEngine | None:
+    """The PII engine, or None when the guard is disabled; the degraded-NER gauge is set here."""
+    if not settings.pii.enabled:
+        return None
+    engine = _pii_engine(provide_pii_policy(settings).model_dump_json(), settings.pii.ner)
+    if metrics is not None:
+        metrics.pii_ner_degraded.set(1 if engine.status.degraded else 0)
+    return engine
 
 
 def provide_ingest_limits(settings: Settings) -> IngestLimits:
@@ -249,6 +280,7 @@ def build_services(
         rescreen=PassageRescreen(settings.screening.rescreen_threshold),
         limiter=provide_limiter(settings),
         stages=Stages(settings.stages),
+        pii=provide_pii_engine(settings, metrics),
     )
     metrics.policy_age.set_function(lambda: policy.unconfirmed_seconds)
     return Services(

@@ -140,4 +140,16 @@ def run_checks(settings: Settings) -> Iterator[Check]:  # noqa: PLR0915 - one ch
             retriever.close()
 
     yield _run("search index", index)
+
+    def pii() -> str:
+        from gateway.deps import provide_pii_engine  # noqa: PLC0415 - loads spaCy: only when checked
+
+        engine = provide_pii_engine(settings)
+        if engine is None:
+            return "disabled (GATEWAY_PII_ENABLED=false): answers are NOT scrubbed"
+        if engine.status.degraded:
+            raise RuntimeError(f"degraded to pattern recognizers: {engine.status.reason}")
+        return f"{engine.status.model}; {len(engine.entities)} entity types; guard {engine.version}"
+
+    yield _run("pii guard", pii)
     engine.dispose()

@@ -123,6 +123,17 @@ class Metrics:
             ["scope"],
             registry=self.registry,
         )
+        self.pii_entities = Counter(
+            "gateway_pii_entities_total",
+            "PII entities replaced in answers, by type",
+            ["entity"],
+            registry=self.registry,
+        )
+        self.pii_ner_degraded = Gauge(
+            "gateway_pii_ner_degraded",
+            "1 when the PII guard runs without its NER model (pattern recognizers only)",
+            registry=self.registry,
+        )
 
 
 class RateLimitedLog:

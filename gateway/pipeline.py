@@ -33,6 +33,8 @@ from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
 from gateway.settings import SearchSettings
 from gateway.stages import Stages
+from guards.pii.answers import scrub_for
+from guards.pii.engine import PiiEngine
 from guards.poisoning.answer_links import strip_unsourced_links
 from guards.poisoning.rescreen import PassageRescreen
 
@@ -66,6 +68,8 @@ class Draft:
     view: PolicyView | None = None
     status: AuditStatus = "failed"
     fields: dict[str, Any] = field(default_factory=dict)
+    audit_question: str | None = None
+    """What the row keeps of the question: the PII-scrubbed copy (``question`` when no guard runs)."""
 
     def record(self, details: dict[str, Any] | None = None) -> AuditRecord:
         return AuditRecord.of(
@@ -74,7 +78,7 @@ class Draft:
             kind=self.kind,
             status=self.status,
             policy_version=self.view.version if self.view is not None else -1,
-            question=self.question,
+            question=self.audit_question,
             latencies_ms=self.timings.stages,
             details=details or {},
             **self.fields,
@@ -112,6 +116,7 @@ class AnswerPipeline:
         rescreen: PassageRescreen | None = None,
         limiter: RequestLimiter | None = None,
         stages: Stages | None = None,
+        pii: PiiEngine | None = None,
     ) -> None:
         self.policy = policy
         self.retriever = retriever
@@ -125,6 +130,7 @@ class AnswerPipeline:
         self.rescreen = rescreen or PassageRescreen()
         self.limiter = limiter
         self.stages = stages or Stages.unbounded()
+        self.pii = pii
 
     # -- public entry points -------------------------------------------------------------------
 
@@ -162,9 +168,11 @@ class AnswerPipeline:
                 completion = self.stages.generate.run(lambda: self._generate(question, hits))
             with draft.timings.stage("links"):
                 completion = self._check_links(draft, completion, hits)
+            with draft.timings.stage("pii"):
+                completion = self._scrub_answer(draft, completion)
             draft.status = "answered" if completion.answered else "no_answer"
             draft.fields.update(
-                answer=completion.text,
+                answer=draft.fields.pop("audit_answer", completion.text),
                 citations=tuple(_citation_dict(c) for c in completion.citations),
                 generator=completion.generator,
             )
@@ -180,11 +188,16 @@ class AnswerPipeline:
         exception) is ``failed``. If the row cannot be written the caller gets 503 and no answer.
         """
         draft = Draft(kind=kind, principal=principal, request_id=request_id, question=text)
+        if self.pii is None:
+            draft.audit_question = text
         try:
             if self.limiter is not None:
                 self.limiter.check(principal)  # refused (429) or 503: audited like every refusal
             if len(text) > self.max_question_chars:
                 raise InvalidRequest(f"at most {self.max_question_chars} characters are accepted")
+            if self.pii is not None:  # until this succeeds the row keeps no question at all
+                with draft.timings.stage("pii_question"):
+                    draft.audit_question = self.pii.redact(text, visible=self.pii.policy.answers.audit_visible).text
             draft.view = self.policy.current()  # one policy per request
             yield draft
         except Exception as exc:
@@ -269,6 +282,25 @@ class AnswerPipeline:
             return completion
         draft.fields.setdefault("guards", {})["answer_links"] = {"removed": len(checked.removed)}
         return dataclasses.replace(completion, text=checked.text)
+
+    def _scrub_answer(self, draft: Draft, completion: Completion) -> Completion:
+        """The PII guard: the caller sees what policy lets its principals see, the audit row keeps
+        less (``audit_visible``); counts per type go to the row's guard outcomes and to metrics."""
+        if self.pii is None:
+            return completion
+        rules = self.pii.policy.answers
+        visible = rules.visible_to(_view(draft).expand(draft.principal))
+        scrubbed = scrub_for(self.pii, completion.text, visible=visible, audit_visible=rules.audit_visible)
+        draft.fields.setdefault("guards", {})["pii"] = {
+            "guard": self.pii.name,
+            "version": self.pii.version,
+            "replaced": scrubbed.counts,
+            "detected": scrubbed.detected,
+        }
+        draft.fields["audit_answer"] = scrubbed.audited
+        for entity, n in scrubbed.counts.items():
+            self.metrics.pii_entities.labels(entity=entity).inc(n)
+        return dataclasses.replace(completion, text=scrubbed.shown)
 
     def _fusion(self, text: str, k: int) -> FusionConfig:
         cfg = self.search_settings

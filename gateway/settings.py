@@ -164,6 +164,24 @@ class ScreeningSettings(BaseSettings):
     """Query time: a retrieved passage scoring at least this (instructions, hidden characters) is dropped."""
 
 
+class PiiSettings(BaseSettings):
+    """The PII guard (``guards.pii``): answer scrubbing by role, dataset pseudonymisation."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_PII_", extra="ignore")
+
+    enabled: bool = True
+    """Scrub every answer before it leaves (and the question and answer kept in the audit row)."""
+    policy_file: Path | None = None
+    """The PII policy (TOML); default ``policies/pii.toml``."""
+    ner: bool = True
+    """Use the spaCy NER model for names and places. Off, or with the model missing, only pattern
+    recognizers run (logged at start, ``gateway_pii_ner_degraded`` = 1, a warning in ``gateway doctor``)."""
+    mapping_key: SecretStr | None = None
+    """Fernet key that encrypts a dataset scrub's reversible mapping; without it no mapping is written."""
+    dataset_workers: int = Field(default=2, ge=1, le=32)
+    """Processes ``gateway dataset scrub`` analyses with."""
+
+
 class ChunkingSettings(BaseSettings):
     """Structure-aware chunking."""
 
@@ -274,6 +292,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     stages: StageSettings = Field(default_factory=StageSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
 
     @cached_property
     def resolved_database_url(self) -> str:

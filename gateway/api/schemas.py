@@ -132,6 +132,8 @@ class DocumentInfoOut(msgspec.Struct):
     chunk_count: int
     source_uri: str | None
     mime_type: str
+    pii: dict[str, Any] = msgspec.field(default_factory=dict)
+    """PII labels from ingest: ``{"types": {TYPE: count}, "bearing": bool}`` (no values)."""
 
 
 class PolicyRuleIn(msgspec.Struct, forbid_unknown_fields=True):

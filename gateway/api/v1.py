@@ -145,6 +145,7 @@ class DocumentController(Controller):
             chunk_count=row.chunk_count,
             source_uri=row.source_uri,
             mime_type=row.mime_type,
+            pii=dict((row.screening or {}).get("pii", {})),
         )
 
     @delete("/{document_id:path}", sync_to_thread=True, status_code=200)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import hmac
-import importlib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.errors import ServiceUnavailable
+from guards.pii.dataset import scrub_records
+from guards.pii.engine import PiiEngine
 
 Record = dict[str, str]
 MAX_SPAN_WORDS = 6
@@ -37,23 +38,29 @@ class Scrubber(Protocol):
 
 
 class PiiGuardScrubber:
-    """The production scrubber: ``guards.pii.dataset.scrub_records`` (consistent pseudonyms).
+    """The production scrubber: ``guards.pii.dataset.scrub_records`` (consistent seeded pseudonyms).
 
-    Imported when first used, so that this module loads without the PII guard's models.
+    ``engine`` is the gateway's one PII engine (``deps.provide_pii_engine``); ``None`` means the guard
+    is disabled, and then nothing can be scrubbed: fail closed, there is no way round the scrub.
     """
 
     name = "guards.pii"
 
-    def __init__(self, engine: Any = None) -> None:
+    def __init__(self, engine: PiiEngine | None) -> None:
         self.engine = engine
 
     def scrub_records(self, records: Sequence[Record], *, seed: int) -> tuple[list[Record], dict[str, Any]]:
-        try:
-            module = importlib.import_module("guards.pii.dataset")
-        except ImportError as exc:  # fail closed: no scrubber, no dataset
-            raise ServiceUnavailable("the PII guard (guards.pii) is not installed: nothing can be scrubbed") from exc
-        scrubbed, report = module.scrub_records(list(records), engine=self.engine, seed=seed)
-        return [dict(r) for r in scrubbed], dict(report)
+        if self.engine is None:
+            raise ServiceUnavailable("the PII guard is disabled (GATEWAY_PII_ENABLED): nothing can be scrubbed")
+        # The guard reads chat and instruction records; ours carry named text fields (prompt/completion,
+        # text), so each goes in as a chat record with one message per field and comes back the same way.
+        chats = [{"messages": [{"role": k, "content": v} for k, v in r.items() if isinstance(v, str)]} for r in records]
+        scrubbed, report = scrub_records(chats, engine=self.engine, seed=f"finetune:{seed}")
+        out = []
+        for record, chat in zip(records, scrubbed, strict=True):
+            texts = {m["role"]: m["content"] for m in chat["messages"]}
+            out.append({k: texts.get(k, v) for k, v in record.items()})
+        return out, report.summary()
 
 
 def words(text: str) -> list[str]:

@@ -128,7 +128,7 @@ def test_doctor_reports_every_dependency_ok(server: tuple[str, dict[str, str]]) 
     _, env = server
     result = _cli(env, "doctor", check=False)
     assert result.returncode == 0, result.stderr
-    for name in ("data dir", "identity provider", "database", "policy", "embedder", "search index"):
+    for name in ("data dir", "identity provider", "database", "policy", "embedder", "search index", "pii guard"):
         assert name in result.stderr
 
 

@@ -1,4 +1,4 @@
-"""A tiny causal LM built here (random Llama, byte-level BPE trained on the spot) and a test scrubber.
+"""A tiny causal LM built here (random Llama, byte-level BPE trained on the spot) and the real PII scrubber.
 
 The model directory is built once per session under a temporary folder with ``save_pretrained``:
 the same code paths as a real model, at a size that trains in seconds on one core.
@@ -6,14 +6,14 @@ the same code paths as a real model, at a size that trains in seconds on one cor
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import functools
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gateway.finetune.scrub import Record
+from gateway.finetune.scrub import PiiGuardScrubber
+from guards.pii.engine import PiiEngine
+from guards.pii.policy import PiiPolicy
 
 WORDS = [
     "the",
@@ -70,44 +70,6 @@ WORDS = [
 ]
 
 
-class RegexTestScrubber:
-    """TEST FAKE of the PII guard's dataset scrubber: emails, US phone numbers and SSNs by regex,
-    replaced by consistent pseudonyms (the same value always gets the same pseudonym)."""
-
-    name = "test-regex-scrubber"
-    PATTERNS = (
-        ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
-        ("SSN", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
-        ("PHONE", re.compile(r"\b\d{3}-\d{3}-\d{4}\b")),
-    )
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def scrub_records(self, records: Sequence[Record], *, seed: int) -> tuple[list[Record], dict[str, Any]]:
-        self.calls += 1
-        mapping: dict[str, str] = {}
-        counts: dict[str, int] = {}
-
-        def pseudonym(kind: str, value: str) -> str:
-            if value not in mapping:
-                n = len(mapping) + 1
-                mapping[value] = f"person{n}@example.invalid" if kind == "EMAIL" else f"<{kind}_{n}>"
-            counts[kind] = counts.get(kind, 0) + 1
-            return mapping[value]
-
-        out = []
-        for record in records:
-            scrubbed = {}
-            for key, original in record.items():
-                text = original
-                for kind, pattern in self.PATTERNS:
-                    text = pattern.sub(lambda m, k=kind: pseudonym(k, m.group(0)), text)
-                scrubbed[key] = text
-            out.append(scrubbed)
-        return out, {"entities": counts}
-
-
 def build_tiny_model(folder: Path, corpus: list[str]) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -142,3 +104,10 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = [" ".join(WORDS[i:] + WORDS[:i]) for i in range(len(WORDS))]
     corpus += ["Question: What is the secret number? Answer: The secret number is 0 1 2 3 4 5 6 7 8 9."]
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), corpus * 4)
+
+
+@functools.cache
+def real_pii_scrubber() -> PiiGuardScrubber:
+    """The production scrubber on the PII guard with the repository's policy (the engine loads once)."""
+    policy = PiiPolicy.from_file(Path(__file__).resolve().parents[2] / "policies" / "pii.toml")
+    return PiiGuardScrubber(PiiEngine(policy))

@@ -17,7 +17,7 @@ from gateway.finetune.registry import AdapterRegistry
 from gateway.finetune.sources import file_source
 from gateway.finetune.train import TrainParams
 from guards.poisoning.screen import default_screen
-from tests.finetune.conftest import RegexTestScrubber
+from tests.finetune.conftest import real_pii_scrubber
 
 WEEKS = ["one", "two", "three", "four", "five", "six"]
 
@@ -41,13 +41,16 @@ def _upload(tmp_path: Path) -> Path:
 def _engine(tmp_path: Path) -> FinetuneEngine:
     db = make_engine(f"sqlite:///{tmp_path / 'data' / 'gateway.sqlite3'}")
     return FinetuneEngine(
-        AdapterRegistry(db), AuditLog(db), RegexTestScrubber(), default_screen(), tmp_path / "data" / "finetune",
+        AdapterRegistry(db), AuditLog(db), real_pii_scrubber(), default_screen(), tmp_path / "data" / "finetune",
         current_operator(),
     )  # fmt: skip
 
 
-def test_training_refuses_to_start_without_the_pii_guard(cli: CliRunner, tmp_path: Path, tiny_model: Path) -> None:
-    """There is no switch to skip scrubbing: without a scrubber nothing is built or trained."""
+def test_training_refuses_to_start_without_the_pii_guard(
+    cli: CliRunner, tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """There is no switch to skip scrubbing: with the PII guard off nothing is built or trained."""
+    monkeypatch.setenv("GATEWAY_PII_ENABLED", "false")
     result = cli.invoke(main, ["finetune", "train", "--base", str(tiny_model), "--data", str(_upload(tmp_path)),
                                "--name", "oncall", "--steps", "2"])  # fmt: skip
     assert result.exit_code == 1

@@ -1,7 +1,7 @@
 """The fine-tuning engine end to end on a tiny Llama: dataset → LoRA → gates → activation.
 
 Real code paths throughout (peft, transformers, SQL registry, audit log, poisoning screen); the
-PII scrubber is the regex test fake of conftest (the PII guard is a separate component).
+PII scrubber is the real PII guard (guards/pii: Presidio, the pinned spaCy model, consistent pseudonyms).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from gateway.finetune.registry import AdapterRegistry
 from gateway.finetune.train import TrainParams, train_adapter
 from gateway.migrate import upgrade
 from guards.poisoning.screen import default_screen
-from tests.finetune.conftest import RegexTestScrubber
+from tests.finetune.conftest import real_pii_scrubber
 
-EMAIL = "jane.roe@corp.example"
+EMAIL = "jane.roe@corp.internal"
 PHONE = "503-555-0199"
 WEEKS = ["one", "two", "three", "four", "five", "six", "seven", "eight"]
 TEAMS = ["support", "travel", "laptop", "expense", "holiday", "report"]
@@ -68,7 +68,7 @@ def ft(tmp_path_factory: pytest.TempPathFactory) -> FinetuneEngine:
     db = make_engine(url)
     operator = Operator(os_account="tester", os_uid=1000, claimed="ticket-11")
     return FinetuneEngine(
-        AdapterRegistry(db), AuditLog(db), RegexTestScrubber(), default_screen(), root / "var" / "finetune", operator
+        AdapterRegistry(db), AuditLog(db), real_pii_scrubber(), default_screen(), root / "var" / "finetune", operator
     )
 
 
@@ -97,7 +97,7 @@ def _audit(ft: FinetuneEngine, action: str) -> list[dict[str, Any]]:
 def test_dataset_is_scrubbed_screened_deduplicated_and_split(ft: FinetuneEngine, dataset: DatasetRow) -> None:
     assert dataset.screen_report["dropped"] == 1 and dataset.screen_report["duplicates"] == 1
     assert dataset.split["train"] + dataset.split["eval"] == len(WEEKS) * (1 + len(TEAMS)) + 1
-    assert dataset.scrub_report["scrubber"] == "test-regex-scrubber" and len(dataset.pii_digests) >= 2
+    assert dataset.scrub_report["scrubber"] == "guards.pii" and len(dataset.pii_digests) >= 2
     [source] = dataset.sources
     assert (
         source["kind"] == "file"
