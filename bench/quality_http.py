@@ -41,6 +41,7 @@ def make_settings(data_dir: Path, search: SearchSettings | None = None) -> Setti
         search=search or SearchSettings(fusion="rrf"),
         oidc={"tenant_claim": "tenant"},
         embedding={"provider": "transformers"},
+        limits={"enabled": False},  # thousands of queries from one subject: not a rate-limit test
     )
 
 

@@ -13,11 +13,12 @@ answer that was never delivered. Its bound is the database's own (``lock_timeout
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gateway.errors import Busy, StageTimeout
 from gateway.settings import StageSettings
@@ -35,7 +36,24 @@ class Stage:
         self.timeout = timeout
         self.queue_seconds = queue_seconds
         self._slots = threading.BoundedSemaphore(slots)
-        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix=f"stage-{name}")
+        self._work: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
+        # exit, so one call hung in a backend would keep a SIGTERMed process alive for ever.
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"stage-{name}-{i}", daemon=True) for i in range(slots)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller, whatever it is
+                future.set_exception(exc)
 
     def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on a slot.
@@ -47,12 +65,9 @@ class Stage:
         if not self._slots.acquire(timeout=self.queue_seconds):
             log.warning("stage busy: every slot stayed taken", extra={"stage": self.name})
             raise Busy()
-        try:
-            future: Future[T] = self._pool.submit(fn)
-        except BaseException:
-            self._slots.release()
-            raise
+        future: Future[T] = Future()
         future.add_done_callback(lambda _f: self._slots.release())
+        self._work.put((fn, future))
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
@@ -60,7 +75,9 @@ class Stage:
             raise StageTimeout() from None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the idle threads; a call still running finishes (or not) on its daemon thread."""
+        for _ in self._threads:
+            self._work.put(None)
 
 
 class Stages:

@@ -37,6 +37,9 @@ def readyz(request: Request[Any, Any, State]) -> Response[dict[str, Any]]:
     # The anchorer's last attempt: a gateway that cannot sign its chain head keeps writing rows,
     # but their trust root lags, so readiness says so (and `gateway doctor` says how far).
     checks["anchors"] = "ok" if services.anchorer.last_error is None else "anchor_failed"
+    limiter = services.pipeline.limiter
+    if limiter is not None and services.settings.limits.redis_url:  # a shared store that can be down
+        checks["rate_limits"] = "ok" if limiter.ping() else "rate_limit_unavailable"
     ok = all(v == "ok" for v in checks.values())
     return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 

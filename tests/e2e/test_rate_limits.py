@@ -88,6 +88,7 @@ def test_redis_shares_the_budget_between_processes(data_dir: Path) -> None:
             services = _services(data_dir, read_only=reader, redis_url=REDIS, key_prefix=prefix)
             stack.callback(services.close)
             clients.append((services, stack.enter_context(TestClient(app=create_app(services=services)))))
+        assert clients[0][1].get("/readyz").json()["checks"]["rate_limits"] == "ok"
         statuses = [
             client.post("/v1/search", json={"query": "x"}, headers=_headers(svc, "alice")).status_code
             for svc, client in (clients * 2)
@@ -99,7 +100,9 @@ def test_an_unreachable_redis_refuses_with_503_and_audits_it(data_dir: Path) -> 
     services = _services(data_dir, redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
     with TestClient(app=create_app(services=services)) as client:
         r = client.post("/v1/ask", json={"question": "on-call?"}, headers=_headers(services, "alice"))
+        ready = client.get("/readyz")
     assert r.status_code == 503 and r.json()["code"] == "rate_limit_unavailable" and "detail" not in r.json()
+    assert ready.status_code == 503 and ready.json()["checks"]["rate_limits"] == "rate_limit_unavailable"
     row = services.audit.search(tenant=TENANT, subject="alice", limit=1)[0]
     assert (row["kind"], row["status"], row["details"]["error"]) == ("ask", "failed", "rate_limit_unavailable")
     services.close()
