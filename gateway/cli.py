@@ -280,6 +280,7 @@ def _add_finetune_groups() -> None:
 
 _add_finetune_groups()
 
+
 def _add_dataset_group() -> None:
     from gateway.commands.dataset import dataset  # noqa: PLC0415 - loads presidio; the group is light
 
