@@ -74,3 +74,10 @@ class SearchUnavailable(ServiceUnavailable):
 class AuditUnavailable(ServiceUnavailable):
     code = "audit_unavailable"
     title = "Audit store unavailable"
+
+
+class GeneratorUnavailable(ServiceUnavailable):
+    """The answer model is not loaded, not reachable, too busy or too slow: fail closed."""
+
+    code = "generator_unavailable"
+    title = "Answer model unavailable"

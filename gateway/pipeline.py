@@ -13,9 +13,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator as Gen
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gateway.audit.log import AuditLog
@@ -24,7 +26,9 @@ from gateway.auth.principal import Principal
 from gateway.authz.service import PolicyService
 from gateway.authz.view import PolicyView
 from gateway.errors import GatewayError, InvalidRequest
-from gateway.generation.base import Completion, Generator
+from gateway.generation.base import AskContext, Completion, Generator, stream_of
+from gateway.generation.links import UnsourcedLinkFilter
+from gateway.generation.stream import AnswerFilter, HoldbackScrubber, scrub_text
 from gateway.observability import Metrics
 from gateway.retrieval.adaptive import AdaptiveWeights, adaptive_fusion
 from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
@@ -64,6 +68,10 @@ class Draft:
     view: PolicyView | None = None
     status: AuditStatus = "failed"
     fields: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    """Kept in the row whatever the outcome (which generator was asked ...)."""
+    dates: dict[str, datetime] = field(default_factory=dict)
+    """Document id → last update of the retrieved documents (for conflicts between sources)."""
 
     def record(self, details: dict[str, Any] | None = None) -> AuditRecord:
         return AuditRecord.of(
@@ -74,7 +82,7 @@ class Draft:
             policy_version=self.view.version if self.view is not None else -1,
             question=self.question,
             latencies_ms=self.timings.stages,
-            details=details or {},
+            details={**self.details, **(details or {})},
             **self.fields,
         )
 
@@ -108,6 +116,7 @@ class AnswerPipeline:
         metrics: Metrics,
         max_question_chars: int,
         rescreen: PassageRescreen | None = None,
+        answer_filters: Sequence[AnswerFilter] = (),
     ) -> None:
         self.policy = policy
         self.retriever = retriever
@@ -119,6 +128,8 @@ class AnswerPipeline:
         self.metrics = metrics
         self.max_question_chars = max_question_chars
         self.rescreen = rescreen or PassageRescreen()
+        self.answer_filters = list(answer_filters)
+        """Applied to every answer, streamed or not, across chunk boundaries (the PII guard plugs in here)."""
 
     # -- public entry points -------------------------------------------------------------------
 
@@ -150,19 +161,79 @@ class AnswerPipeline:
     ) -> AskOutcome:
         """Answer from permitted passages only; audited (answered, no answer or failed) before returning."""
         with self._audited("ask", principal, request_id, question) as draft:
+            draft.details["generation"] = {"generator": self.generator.name}
             hits = self._retrieve(draft, k, collections, True)
             draft.fields["retrieved"] = _refs(hits)
             with draft.timings.stage("generate"):
-                completion = self.generator.generate(question, hits)
+                completion = self.generator.generate(question, hits, _context(draft))
             with draft.timings.stage("links"):
                 completion = self._check_links(draft, completion, hits)
-            draft.status = "answered" if completion.answered else "no_answer"
-            draft.fields.update(
-                answer=completion.text,
-                citations=tuple(_citation_dict(c) for c in completion.citations),
-                generator=completion.generator,
-            )
+            completion = self._filter(draft, completion)
+            self._answered(draft, completion)
         return AskOutcome(completion=completion, hits=hits, request_id=request_id)
+
+    def ask_stream(
+        self,
+        principal: Principal,
+        question: str,
+        *,
+        k: int,
+        collections: frozenset[str] | None,
+        request_id: str,
+    ) -> Iterator[StreamEvent]:
+        """``ask`` as events: ``delta`` pieces, then ``done`` (citations) once the audit row is written.
+
+        Retrieval and the model's first piece happen before this returns, so a refusal or an
+        unavailable model is an ordinary error (problem JSON). A failure after that, including a
+        failed audit write, ends the stream with an ``error`` event, never a ``done``.
+        """
+        events = self._ask_events(principal, question, k=k, collections=collections, request_id=request_id)
+        first = next(events)
+        return _guarded(first, events, request_id)
+
+    def _ask_events(
+        self, principal: Principal, question: str, *, k: int, collections: frozenset[str] | None, request_id: str
+    ) -> Gen[StreamEvent, None, None]:
+        with self._audited("ask", principal, request_id, question) as draft:
+            draft.details["generation"] = {"generator": self.generator.name}
+            hits = self._retrieve(draft, k, collections, True)
+            draft.fields["retrieved"] = _refs(hits)
+            scrubber = HoldbackScrubber([UnsourcedLinkFilter([h.text for h in hits]), *self.answer_filters])
+            parts: list[str] = []
+            completion: Completion | None = None
+            with draft.timings.stage("generate"):
+                for item in stream_of(self.generator, question, hits, _context(draft)):
+                    if isinstance(item, Completion):
+                        completion = item
+                    elif out := scrubber.feed(item.text):
+                        parts.append(out)
+                        yield StreamEvent("delta", {"text": out})
+                if tail := scrubber.flush():
+                    parts.append(tail)
+                    yield StreamEvent("delta", {"text": tail})
+            if completion is None:  # pragma: no cover - every generator stream ends with a Completion
+                raise RuntimeError("the generator stream ended without a completion")
+            completion = dataclasses.replace(completion, text="".join(parts))
+            _record_filters(draft, scrubber.counts)
+            self._answered(draft, completion)
+        yield StreamEvent("done", _done(completion, request_id))
+
+    def _answered(self, draft: Draft, completion: Completion) -> None:
+        draft.status = "answered" if completion.answered else "no_answer"
+        details = completion.audit_details()
+        draft.fields.update(
+            answer=completion.text,
+            citations=tuple(_citation_dict(c) for c in completion.citations),
+            generator=completion.generator,
+        )
+        draft.details["generation"] = details
+
+    def _filter(self, draft: Draft, completion: Completion) -> Completion:
+        if not self.answer_filters:
+            return completion
+        text, counts = scrub_text(completion.text, self.answer_filters)
+        _record_filters(draft, counts)
+        return dataclasses.replace(completion, text=text)
 
     # -- the audit invariant ---------------------------------------------------------------------
 
@@ -179,7 +250,7 @@ class AnswerPipeline:
                 raise InvalidRequest(f"at most {self.max_question_chars} characters are accepted")
             draft.view = self.policy.current()  # one policy per request
             yield draft
-        except Exception as exc:
+        except (Exception, GeneratorExit) as exc:  # GeneratorExit: a streaming client went away
             draft.status = "refused" if isinstance(exc, GatewayError) and exc.status_code < 500 else "failed"
             draft.fields = {"retrieved": draft.fields.get("retrieved", ())}
             error = exc.code if isinstance(exc, GatewayError) else "internal_error"
@@ -218,6 +289,7 @@ class AnswerPipeline:
             hits = self.retriever.search(request)
         with timings.stage("recheck"):
             checked = recheck(hits, principal=principal, view=view, acl=acl, scope=collections, states=self.states)
+        draft.dates = checked.dates
         self._report_drops(principal, checked.dropped)
         with timings.stage("rescreen"):
             kept = self._rescreen(draft, checked.kept)
@@ -280,6 +352,49 @@ class AnswerPipeline:
                     "subject": principal.subject,
                 },
             )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One server-sent event of a streamed answer: ``delta``, ``done`` or ``error``."""
+
+    event: str
+    data: dict[str, Any]
+
+
+def _guarded(first: StreamEvent, events: Gen[StreamEvent, None, None], request_id: str) -> Iterator[StreamEvent]:
+    """The stream as the client sees it: a failure becomes an ``error`` event (code only)."""
+    try:
+        yield first
+        yield from events
+    except GatewayError as exc:
+        yield StreamEvent("error", {"code": exc.code, "status": exc.status_code, "request_id": request_id})
+    except Exception:
+        log.exception("streamed answer failed")
+        yield StreamEvent("error", {"code": "internal_error", "status": 500, "request_id": request_id})
+    finally:
+        events.close()  # a client that went away: the open row is written as failed
+
+
+def _context(draft: Draft) -> AskContext:
+    return AskContext(tenant=draft.principal.tenant, dates=draft.dates)
+
+
+def _done(completion: Completion, request_id: str) -> dict[str, Any]:
+    return {
+        "answer": completion.text,
+        "answered": completion.answered,
+        "generator": completion.generator,
+        "citations": [_citation_dict(c) for c in completion.citations],
+        "request_id": request_id,
+    }
+
+
+def _record_filters(draft: Draft, counts: dict[str, int]) -> None:
+    guards = draft.fields.setdefault("guards", {})
+    for name, n in counts.items():
+        if n:
+            guards[name] = {"removed": n}
 
 
 def _view(draft: Draft) -> PolicyView:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
 
 from gateway.api.body import strict_body
 from gateway.api.schemas import (
@@ -83,8 +86,17 @@ class RetrievalController(Controller):
         data: JSONBody[AskBody],
         pipeline: NamedDependency[AnswerPipeline],
         settings: NamedDependency[Settings],
-    ) -> AskOut:
-        """Answer with citations from permitted passages; audited before the response leaves."""
+    ) -> AskOut | ServerSentEvent:
+        """Answer with citations from permitted passages; audited before the response leaves.
+
+        With ``stream: true`` the answer comes as server-sent events (docs/generation.md).
+        """
+        if data.stream:
+            events = pipeline.ask_stream(
+                request.user, data.question, k=_k(settings, data.k), collections=_scope(data.collections),
+                request_id=request_id_var.get(),
+            )  # fmt: skip
+            return ServerSentEvent(ServerSentEventMessage(data=json.dumps(e.data), event=e.event) for e in events)
         out = pipeline.ask(
             request.user,
             data.question,

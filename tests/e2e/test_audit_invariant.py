@@ -19,7 +19,7 @@ from gateway.authz.rules import PolicyRule
 from gateway.authz.store import PolicyStore
 from gateway.deps import Services, build_services
 from gateway.errors import SearchUnavailable
-from gateway.generation.base import Completion
+from gateway.generation.base import NO_CONTEXT, AskContext, Completion
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.retrieval.base import Chunk, Hit
 from gateway.retrieval.embedded import EmbeddedRetriever
@@ -125,7 +125,7 @@ def test_when_the_index_write_fails_the_registry_still_describes_what_is_searcha
 
 
 class ExplodingGenerator(ExtractiveGenerator):
-    def generate(self, question: str, hits: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, hits: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         raise RuntimeError("model backend crashed")
 
 
@@ -149,7 +149,7 @@ class PolicyChangingGenerator(ExtractiveGenerator):
         super().__init__()
         self.services = services
 
-    def generate(self, question: str, hits: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, hits: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         rule = PolicyRule("p", ("user:zed", TENANT, "collection:legal", "read", "allow"))
         self.services.policy.add_rule(rule, actor="test")
         return super().generate(question, hits)
