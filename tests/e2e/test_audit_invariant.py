@@ -138,7 +138,8 @@ def test_an_unexpected_generator_error_is_a_500_with_exactly_one_failed_row(
     assert r.status_code == 500 and r.json()["code"] == "internal_error" and "crashed" not in r.text
     assert services.audit.verify().rows_checked == before + 1
     row = rows(services, kind="ask")[0]
-    assert (row["status"], row["details"]) == ("failed", {"error": "internal_error", "exc_type": "RuntimeError"})
+    failure = {"error": "internal_error", "exc_type": "RuntimeError", "generation": {"generator": "extractive-v1"}}
+    assert (row["status"], row["details"]) == ("failed", failure)  # the row names the generator that failed
     assert row["request_id"] == r.headers["x-request-id"] and row["answer"] is None
 
 
