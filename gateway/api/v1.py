@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -79,14 +80,17 @@ class RetrievalController(Controller):
         ]  # fmt: skip
         return SearchOut(hits=hits, request_id=out.request_id)
 
-    @post("/ask", sync_to_thread=True, status_code=200, before_request=strict_body(AskBody))
+    @post(
+        "/ask", sync_to_thread=True, status_code=200, before_request=strict_body(AskBody),
+        responses={200: ResponseSpec(AskOut, description="The answer (or, with stream: true, server-sent events)")},
+    )  # fmt: skip
     def ask(
         self,
         request: AuthedRequest,
         data: JSONBody[AskBody],
         pipeline: NamedDependency[AnswerPipeline],
         settings: NamedDependency[Settings],
-    ) -> AskOut | ServerSentEvent:
+    ) -> Response[Any]:
         """Answer with citations from permitted passages; audited before the response leaves.
 
         With ``stream: true`` the answer comes as server-sent events (docs/generation.md).
@@ -112,8 +116,14 @@ class RetrievalController(Controller):
             )
             for x in c.citations
         ]  # fmt: skip
-        return AskOut(
-            answer=c.text, request_id=out.request_id, answered=c.answered, generator=c.generator, citations=citations
+        return Response(
+            AskOut(
+                answer=c.text,
+                request_id=out.request_id,
+                answered=c.answered,
+                generator=c.generator,
+                citations=citations,
+            )
         )
 
 
