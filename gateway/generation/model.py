@@ -125,7 +125,11 @@ class ModelGenerator:
         answered = NO_ANSWER.rstrip(".") not in text
         citations = citations_in(text, prompt.sources)
         invented = scrubber.labels.get("invented", 0)
-        yield replace(done, text=text, citations=citations, answered=answered, invented_citations=invented)
+        markers = {c.marker for c in citations}
+        conflicts = tuple({**c, "answer_cites_newest": int(c["newest"][1:]) in markers} for c in prompt.conflicts)
+        yield replace(
+            done, text=text, citations=citations, answered=answered, invented_citations=invented, conflicts=conflicts
+        )
 
     def _adapter(self, tenant: str) -> AdapterInfo | None:
         if not tenant:

@@ -143,5 +143,6 @@ def test_conflicting_dated_sources_are_recorded_and_the_newest_is_named(
     assert r.status_code == 200
     (conflict,) = last_ask(services)["details"]["generation"]["conflicts"]
     assert conflict["newest_document_id"] == "travel-2026"
+    assert conflict["answer_cites_newest"] is (conflict["newest"] == "S1")  # the scripted answer cites S1
     prompt = upstream.requests[0]["messages"][1]["content"]
     assert f"{conflict['newest']} is the newest" in prompt and 'date="2026-05-02"' in prompt
