@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gateway.commands import audit_export  # noqa: F401 - registers export, verify-export, retention
 from gateway.commands.audit import audit
+from gateway.commands.generation import generation
 from gateway.commands.operator import Operator
 from gateway.errors import GatewayError
 from gateway.settings import Settings
@@ -260,6 +261,7 @@ def opensearch_reindex_cmd() -> None:
 
 
 main.add_command(audit)
+main.add_command(generation)
 
 
 def _add_screen_group() -> None:
