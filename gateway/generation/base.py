@@ -33,6 +33,8 @@ class Completion:
     """Generator id, recorded in the audit row (with the model fields below)."""
     base_model: str | None = None
     adapter: str | None = None
+    adapter_id: int | None = None
+    """The adapter's registry id, when the resolver's reference carries one."""
     adapter_version: int | None = None
     invented_citations: int = 0
     """Citations the model made up (ids that were not retrieved): removed from ``text`` and counted."""
@@ -45,6 +47,7 @@ class Completion:
             "generator": self.generator,
             "base_model": self.base_model,
             "adapter": self.adapter,
+            "adapter_id": self.adapter_id,
             "adapter_version": self.adapter_version,
             "invented_citations": self.invented_citations,
             "conflicts": [dict(c) for c in self.conflicts],

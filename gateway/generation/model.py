@@ -98,6 +98,7 @@ class ModelGenerator:
         done = Completion(
             text=NO_ANSWER, citations=(), answered=False, generator=self.name, base_model=self.model.base_model,
             adapter=adapter.name if adapter else None, adapter_version=adapter.version if adapter else None,
+            adapter_id=getattr(adapter, "id", None),
             conflicts=prompt.conflicts,
         )  # fmt: skip
         if not passages:  # nothing permitted to answer from: the model is not asked to guess
