@@ -115,3 +115,16 @@ def test_no_conflict_without_disagreement_on_one_topic_between_dated_sources(oth
     b = _hit(2, other, doc="b")
     dates = {"a": datetime(2025, 1, 1), **({"b": datetime(2026, 1, 1)} if dated else {})}
     assert detect_conflicts({"S1": a, "S2": b}, dates) == ()
+
+
+@pytest.mark.parametrize(
+    ("generator", "missing"),
+    [("local", "GATEWAY_GENERATOR_MODEL_DIR"), ("openai", "GATEWAY_GENERATOR_BASE_URL")],
+)
+def test_a_model_generator_without_its_model_refuses_to_start(generator: str, missing: str) -> None:
+    from pydantic import ValidationError
+
+    from gateway.settings import Settings
+
+    with pytest.raises(ValidationError, match=missing):
+        Settings(generator=generator)  # type: ignore[arg-type]
