@@ -26,7 +26,8 @@ def generation() -> None:
 @click.option("--limit", type=int, default=None, help="only the first N questions of each kind")
 @click.option("--max-new-tokens", type=int, default=48, show_default=True)
 @click.option("--embedder", type=click.Choice(["transformers", "hashing"]), default="transformers", show_default=True)
-@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the table and every engine's answers here")  # fmt: skip
 def eval_command(
     model_dir: Path | None, adapter_dir: Path | None, qa: Path, limit: int | None, max_new_tokens: int, embedder: str,
     json_out: Path | None,
@@ -48,6 +49,7 @@ def eval_command(
     if limit is not None:
         kinds = ("answerable", "unanswerable", "forbidden")
         items = [x for kind in kinds for x in [y for y in items if y.kind == kind][:limit]]
+    answers: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="gateway-eval-") as tmp:
         settings = Settings(data_dir=Path(tmp), embedding={"provider": embedder})
         services = build_services(settings)
@@ -74,4 +76,4 @@ def eval_command(
                f"{adapter_dir.name if adapter_dir else '-'}; max new tokens {max_new_tokens}")  # fmt: skip
     click.echo(render(table))
     if json_out is not None:
-        json_out.write_text(json.dumps({"counts": counts, "table": as_json(table)}, indent=2))
+        json_out.write_text(json.dumps({"counts": counts, "table": as_json(table), "answers": answers}, indent=2))

@@ -167,8 +167,8 @@ def engines(
 
 
 def run(pipeline: AnswerPipeline, items: Sequence[QAItem], generators: Iterator[tuple[str, Generator]], tenant: str,
-        k: int = 4) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Every item through the real pipeline, once per engine; the table's rows."""
+        k: int = 4, answers: list[dict[str, Any]] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Every item through the real pipeline, once per engine; the table's rows (``answers`` collects the texts)."""
     table: dict[str, dict[str, float]] = {}
     for name, generator in generators:
         pipeline.generator = generator
@@ -178,6 +178,10 @@ def run(pipeline: AnswerPipeline, items: Sequence[QAItem], generators: Iterator[
             start = time.perf_counter()
             out = pipeline.ask(principal, item.question, k=k, collections=None, request_id=f"eval-{i}")
             score(scores, item, out.completion, out.hits, (time.perf_counter() - start) * 1000)
+            if answers is not None:
+                answers.append(
+                    {"engine": name, "kind": item.kind, "question": item.question, "answer": out.completion.text}
+                )
         table[name] = scores.row()
     return table
 
