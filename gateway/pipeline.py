@@ -35,6 +35,7 @@ from gateway.retrieval.base import FusionConfig, Hit, Retriever, SearchRequest
 from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
 from gateway.settings import SearchSettings
+from gateway.streaming import StreamEvent, citation_dict, done_event, guarded
 from guards.poisoning.answer_links import strip_unsourced_links
 from guards.poisoning.rescreen import PassageRescreen
 
@@ -189,7 +190,7 @@ class AnswerPipeline:
         """
         events = self._ask_events(principal, question, k=k, collections=collections, request_id=request_id)
         first = next(events)
-        return _guarded(first, events, request_id)
+        return guarded(first, events, request_id)
 
     def _ask_events(
         self, principal: Principal, question: str, *, k: int, collections: frozenset[str] | None, request_id: str
@@ -216,14 +217,14 @@ class AnswerPipeline:
             completion = dataclasses.replace(completion, text="".join(parts))
             _record_filters(draft, scrubber.counts)
             self._answered(draft, completion)
-        yield StreamEvent("done", _done(completion, request_id))
+        yield done_event(completion, request_id)
 
     def _answered(self, draft: Draft, completion: Completion) -> None:
         draft.status = "answered" if completion.answered else "no_answer"
         details = completion.audit_details()
         draft.fields.update(
             answer=completion.text,
-            citations=tuple(_citation_dict(c) for c in completion.citations),
+            citations=tuple(citation_dict(c) for c in completion.citations),
             generator=completion.generator,
         )
         draft.details["generation"] = details
@@ -354,40 +355,8 @@ class AnswerPipeline:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One server-sent event of a streamed answer: ``delta``, ``done`` or ``error``."""
-
-    event: str
-    data: dict[str, Any]
-
-
-def _guarded(first: StreamEvent, events: Gen[StreamEvent, None, None], request_id: str) -> Iterator[StreamEvent]:
-    """The stream as the client sees it: a failure becomes an ``error`` event (code only)."""
-    try:
-        yield first
-        yield from events
-    except GatewayError as exc:
-        yield StreamEvent("error", {"code": exc.code, "status": exc.status_code, "request_id": request_id})
-    except Exception:
-        log.exception("streamed answer failed")
-        yield StreamEvent("error", {"code": "internal_error", "status": 500, "request_id": request_id})
-    finally:
-        events.close()  # a client that went away: the open row is written as failed
-
-
 def _context(draft: Draft) -> AskContext:
     return AskContext(tenant=draft.principal.tenant, dates=draft.dates)
-
-
-def _done(completion: Completion, request_id: str) -> dict[str, Any]:
-    return {
-        "answer": completion.text,
-        "answered": completion.answered,
-        "generator": completion.generator,
-        "citations": [_citation_dict(c) for c in completion.citations],
-        "request_id": request_id,
-    }
 
 
 def _record_filters(draft: Draft, counts: dict[str, int]) -> None:
@@ -405,14 +374,3 @@ def _view(draft: Draft) -> PolicyView:
 
 def _refs(hits: list[Hit]) -> tuple[RetrievedRef, ...]:
     return tuple(RetrievedRef(h.chunk_id, h.document_id, h.version, round(h.score, 6)) for h in hits)
-
-
-def _citation_dict(c: Any) -> dict[str, Any]:
-    return {
-        "marker": c.marker,
-        "document_id": c.document_id,
-        "chunk_id": c.chunk_id,
-        "title": c.title,
-        "version": c.version,
-        "score": round(c.score, 6),
-    }
