@@ -146,3 +146,20 @@ def test_conflicting_dated_sources_are_recorded_and_the_newest_is_named(
     assert conflict["answer_cites_newest"] is (conflict["newest"] == "S1")  # the scripted answer cites S1
     prompt = upstream.requests[0]["messages"][1]["content"]
     assert f"{conflict['newest']} is the newest" in prompt and 'date="2026-05-02"' in prompt
+
+
+def test_a_client_that_leaves_mid_stream_still_leaves_exactly_one_failed_row(
+    client: TestClient[Any], services: Services, upstream: Upstream
+) -> None:
+    del client  # the running app: policy loaded, index open
+    upstream.script = ["On-call ", "rotates ", "weekly. " * 40]
+    before = services.audit.verify().rows_checked
+    stream = services.pipeline.ask_stream(
+        Principal("alice", TENANT, frozenset({"engineering"})), QUESTION["question"], k=4, collections=None,
+        request_id="leaving",
+    )  # fmt: skip
+    assert next(stream).event == "delta"
+    stream.close()  # type: ignore[attr-defined]
+    assert services.audit.verify().rows_checked == before + 1
+    row = last_ask(services)
+    assert (row["request_id"], row["status"], row["details"]["exc_type"]) == ("leaving", "failed", "GeneratorExit")
