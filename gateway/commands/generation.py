@@ -66,9 +66,8 @@ def eval_command(
                 if adapter_dir
                 else None
             )
-            table = run(
-                services.pipeline, items, engines(model, adapter, max_new_tokens, ExtractiveGenerator()), tenant
-            )
+            generators = engines(model, adapter, max_new_tokens, ExtractiveGenerator())
+            table = run(services.pipeline, items, generators, tenant, answers=answers)
         finally:
             services.close()
     counts = {k: sum(x.kind == k for x in items) for k in ("answerable", "unanswerable", "forbidden")}
