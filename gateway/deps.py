@@ -17,9 +17,11 @@ from gateway.auth.principal import Principal
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
 from gateway.db import make_engine
+from gateway.finetune.registry import AdapterRegistry
 from gateway.finetune.scrub import PiiGuardScrubber, Scrubber
 from gateway.generation.base import Generator
 from gateway.generation.extractive import ExtractiveGenerator
+from gateway.generation.model import AdapterResolver, ModelGenerator
 from gateway.ingest.pii import PiiLabelStep
 from gateway.ingest.poisoning import EmbeddingMemo, PoisoningStep, RetrieverNeighbours
 from gateway.ingest.prepare import IngestLimits
@@ -68,7 +70,25 @@ def provide_retriever(settings: Settings, *, read_only: bool = False) -> Retriev
     return EmbeddedRetriever(settings.index_dir, read_only=read_only)
 
 
-def provide_generator(_settings: Settings) -> Generator:
+def provide_generator(settings: Settings, resolver: AdapterResolver | None = None) -> Generator:
+    """The configured generator; ``resolver`` names each tenant's adapter (default: none, the base)."""
+    cfg = settings.generation
+    if settings.generator == "local" and cfg.model_dir is not None:
+        from gateway.generation.local import LocalTextModel  # noqa: PLC0415 - loads torch/peft lazily
+
+        local = LocalTextModel(
+            cfg.model_dir, max_concurrency=cfg.max_concurrency, timeout_seconds=cfg.timeout_seconds, threads=cfg.threads
+        )
+        return ModelGenerator(local, resolver, max_new_tokens=cfg.max_new_tokens)
+    if settings.generator == "openai" and cfg.base_url:
+        from gateway.generation.remote import OpenAITextModel  # noqa: PLC0415
+
+        remote = OpenAITextModel(
+            cfg.base_url, cfg.model or (cfg.model_dir.name if cfg.model_dir else "default"),
+            api_key=cfg.api_key.get_secret_value() if cfg.api_key else None, timeout_seconds=cfg.timeout_seconds,
+            retries=cfg.retries, max_concurrency=cfg.max_concurrency,
+        )  # fmt: skip
+        return ModelGenerator(remote, resolver, max_new_tokens=cfg.max_new_tokens)
     return ExtractiveGenerator()
 
 
@@ -254,7 +274,7 @@ def build_services(
     audit = AuditLog(engine)
     retriever = retriever or provide_retriever(settings)
     embedder = embedder or provide_embedder(settings)
-    generator = provide_generator(settings)
+    generator = provide_generator(settings, AdapterRegistry(engine))  # each tenant's active adapter
     shared = EmbeddingMemo(embedder)  # the screen embeds passages, the indexer reuses the rows
     documents = DocumentService(
         engine=engine,

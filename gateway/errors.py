@@ -106,3 +106,10 @@ class StageTimeout(ServiceUnavailable):
 class ModelUnavailable(ServiceUnavailable):
     code = "model_unavailable"
     title = "Model backend unavailable"
+
+
+class GeneratorUnavailable(ServiceUnavailable):
+    """The answer model is not loaded, not reachable, too busy or too slow: fail closed."""
+
+    code = "generator_unavailable"
+    title = "Answer model unavailable"

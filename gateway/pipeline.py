@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Generator as Gen
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gateway.audit.log import AuditLog
@@ -24,7 +27,10 @@ from gateway.auth.principal import Principal
 from gateway.authz.service import PolicyService
 from gateway.authz.view import PolicyView
 from gateway.errors import GatewayError, InvalidRequest, ModelUnavailable, RateLimited
-from gateway.generation.base import Completion, Generator
+from gateway.generation.base import AskContext, Completion, Generator, stream_of
+from gateway.generation.links import UnsourcedLinkFilter
+from gateway.generation.pii import PiiAnswerFilter
+from gateway.generation.stream import AnswerFilter, HoldbackScrubber, scrub_text
 from gateway.observability import Metrics
 from gateway.ratelimit import RequestLimiter
 from gateway.retrieval.adaptive import AdaptiveWeights, adaptive_fusion
@@ -33,6 +39,7 @@ from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import SECURITY_EVENTS, DocumentStates, recheck
 from gateway.settings import SearchSettings
 from gateway.stages import Stages
+from gateway.streaming import StreamEvent, citation_dict, done_event, guarded
 from guards.pii.answers import scrub_for
 from guards.pii.engine import PiiEngine
 from guards.poisoning.answer_links import strip_unsourced_links
@@ -70,6 +77,10 @@ class Draft:
     fields: dict[str, Any] = field(default_factory=dict)
     audit_question: str | None = None
     """What the row keeps of the question: the PII-scrubbed copy (``question`` when no guard runs)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Kept in the row whatever the outcome (which generator was asked ...)."""
+    dates: dict[str, datetime] = field(default_factory=dict)
+    """Document id → last update of the retrieved documents (for conflicts between sources)."""
 
     def record(self, details: dict[str, Any] | None = None) -> AuditRecord:
         return AuditRecord.of(
@@ -80,7 +91,7 @@ class Draft:
             policy_version=self.view.version if self.view is not None else -1,
             question=self.audit_question,
             latencies_ms=self.timings.stages,
-            details=details or {},
+            details={**self.details, **(details or {})},
             **self.fields,
         )
 
@@ -117,6 +128,7 @@ class AnswerPipeline:
         limiter: RequestLimiter | None = None,
         stages: Stages | None = None,
         pii: PiiEngine | None = None,
+        answer_filters: Sequence[AnswerFilter] = (),
     ) -> None:
         self.policy = policy
         self.retriever = retriever
@@ -131,6 +143,8 @@ class AnswerPipeline:
         self.limiter = limiter
         self.stages = stages or Stages.unbounded()
         self.pii = pii
+        self.answer_filters = list(answer_filters)
+        """Applied to every answer, streamed or not, across chunk boundaries (the PII guard plugs in here)."""
 
     # -- public entry points -------------------------------------------------------------------
 
@@ -162,21 +176,86 @@ class AnswerPipeline:
     ) -> AskOutcome:
         """Answer from permitted passages only; audited (answered, no answer or failed) before returning."""
         with self._audited("ask", principal, request_id, question) as draft:
+            draft.details["generation"] = {"generator": self.generator.name}
             hits = self._retrieve(draft, k, collections, True)
             draft.fields["retrieved"] = _refs(hits)
             with draft.timings.stage("generate"):
-                completion = self.stages.generate.run(lambda: self._generate(question, hits))
+                completion = self.stages.generate.run(lambda: self._generate(question, hits, _context(draft)))
             with draft.timings.stage("links"):
                 completion = self._check_links(draft, completion, hits)
+            completion = self._filter(draft, completion)
             with draft.timings.stage("pii"):
                 completion = self._scrub_answer(draft, completion)
-            draft.status = "answered" if completion.answered else "no_answer"
-            draft.fields.update(
-                answer=draft.fields.pop("audit_answer", completion.text),
-                citations=tuple(_citation_dict(c) for c in completion.citations),
-                generator=completion.generator,
-            )
+            self._answered(draft, completion)
         return AskOutcome(completion=completion, hits=hits, request_id=request_id)
+
+    def ask_stream(
+        self,
+        principal: Principal,
+        question: str,
+        *,
+        k: int,
+        collections: frozenset[str] | None,
+        request_id: str,
+    ) -> Iterator[StreamEvent]:
+        """``ask`` as events: ``delta`` pieces, then ``done`` (citations) once the audit row is written.
+
+        Retrieval and the model's first piece happen before this returns, so a refusal or an
+        unavailable model is an ordinary error (problem JSON). A failure after that, including a
+        failed audit write, ends the stream with an ``error`` event, never a ``done``.
+        """
+        events = self._ask_events(principal, question, k=k, collections=collections, request_id=request_id)
+        first = next(events)
+        return guarded(first, events, request_id)
+
+    def _ask_events(
+        self, principal: Principal, question: str, *, k: int, collections: frozenset[str] | None, request_id: str
+    ) -> Gen[StreamEvent, None, None]:
+        with self._audited("ask", principal, request_id, question) as draft:
+            draft.details["generation"] = {"generator": self.generator.name}
+            hits = self._retrieve(draft, k, collections, True)
+            draft.fields["retrieved"] = _refs(hits)
+            pii = self._pii_filter(draft)
+            scrubber = HoldbackScrubber(
+                [UnsourcedLinkFilter([h.text for h in hits]), *self.answer_filters, *([pii] if pii else [])]
+            )
+            parts: list[str] = []
+            completion: Completion | None = None
+            with draft.timings.stage("generate"):
+                for item in stream_of(self.generator, question, hits, _context(draft)):
+                    if isinstance(item, Completion):
+                        completion = item
+                    elif out := scrubber.feed(item.text):
+                        parts.append(out)
+                        yield StreamEvent("delta", {"text": out})
+                if tail := scrubber.flush():
+                    parts.append(tail)
+                    yield StreamEvent("delta", {"text": tail})
+            if completion is None:  # pragma: no cover - every generator stream ends with a Completion
+                raise RuntimeError("the generator stream ended without a completion")
+            completion = dataclasses.replace(completion, text="".join(parts))
+            _record_filters(draft, {k: n for k, n in scrubber.counts.items() if pii is None or k != pii.name})
+            if pii is not None:  # what the caller got is scrubbed piece by piece; the row keeps the audit's copy
+                self._record_pii(draft, completion.text, scrubber.by_filter[pii.name])
+            self._answered(draft, completion)
+        yield done_event(completion, request_id)
+
+    def _answered(self, draft: Draft, completion: Completion) -> None:
+        draft.status = "answered" if completion.answered else "no_answer"
+        details = completion.audit_details()
+        draft.fields.update(
+            answer=draft.fields.pop("audit_answer", completion.text),  # the PII guard's stricter copy
+            citations=tuple(citation_dict(c) for c in completion.citations),
+            generator=completion.generator,
+        )
+        draft.details["generation"] = details
+
+    def _filter(self, draft: Draft, completion: Completion) -> Completion:
+        if not self.answer_filters:
+            return completion
+        text, counts = scrub_text(completion.text, self.answer_filters)
+        _record_filters(draft, counts)
+        return dataclasses.replace(completion, text=text)
 
     # -- the audit invariant ---------------------------------------------------------------------
 
@@ -200,7 +279,7 @@ class AnswerPipeline:
                     draft.audit_question = self.pii.redact(text, visible=self.pii.policy.answers.audit_visible).text
             draft.view = self.policy.current()  # one policy per request
             yield draft
-        except Exception as exc:
+        except (Exception, GeneratorExit) as exc:  # GeneratorExit: a streaming client went away
             if isinstance(exc, RateLimited):
                 self.metrics.rate_limited.labels(scope=exc.scope).inc()
             draft.status = "refused" if isinstance(exc, GatewayError) and exc.status_code < 500 else "failed"
@@ -241,6 +320,7 @@ class AnswerPipeline:
             hits = self.stages.retrieve.run(lambda: self.retriever.search(request))
         with timings.stage("recheck"):
             checked = recheck(hits, principal=principal, view=view, acl=acl, scope=collections, states=self.states)
+        draft.dates = checked.dates
         self._report_drops(principal, checked.dropped)
         with timings.stage("rescreen"):
             kept = self._rescreen(draft, checked.kept)
@@ -248,11 +328,11 @@ class AnswerPipeline:
             self.metrics.stage_latency.labels(stage=name).observe(ms / 1000)
         return kept
 
-    def _generate(self, question: str, hits: list[Hit]) -> Completion:
+    def _generate(self, question: str, hits: list[Hit], context: AskContext) -> Completion:
         """The model backend. A backend that cannot be reached (``OSError``: connection refused or
         reset, a socket timeout) is a 503 ``model_unavailable``; any other exception stays a bug (500)."""
         try:
-            return self.generator.generate(question, hits)
+            return self.generator.generate(question, hits, context)
         except OSError as exc:
             log.error("model backend unreachable", exc_info=exc)
             raise ModelUnavailable() from exc
@@ -291,16 +371,35 @@ class AnswerPipeline:
         rules = self.pii.policy.answers
         visible = rules.visible_to(_view(draft).expand(draft.principal))
         scrubbed = scrub_for(self.pii, completion.text, visible=visible, audit_visible=rules.audit_visible)
+        self._pii_outcome(draft, scrubbed.counts, scrubbed.detected, scrubbed.audited)
+        return dataclasses.replace(completion, text=scrubbed.shown)
+
+    def _pii_filter(self, draft: Draft) -> PiiAnswerFilter | None:
+        """The PII guard as a streaming filter, with what this caller may see."""
+        if self.pii is None:
+            return None
+        return PiiAnswerFilter(self.pii, self.pii.policy.answers.visible_to(_view(draft).expand(draft.principal)))
+
+    def _record_pii(self, draft: Draft, shown: str, replaced: dict[str, int]) -> None:
+        """After a stream: the audit's copy of what was shown (``audit_visible``), and the counts."""
+        if self.pii is None:  # pragma: no cover - only called with a PII filter
+            return
+        audited = self.pii.redact(shown, visible=self.pii.policy.answers.audit_visible)
+        detected = dict(Counter(replaced) + Counter(audited.counts))
+        self._pii_outcome(draft, replaced, detected, audited.text)
+
+    def _pii_outcome(self, draft: Draft, replaced: dict[str, int], detected: dict[str, int], audited: str) -> None:
+        if self.pii is None:  # pragma: no cover - only called with the guard on
+            return
         draft.fields.setdefault("guards", {})["pii"] = {
             "guard": self.pii.name,
             "version": self.pii.version,
-            "replaced": scrubbed.counts,
-            "detected": scrubbed.detected,
+            "replaced": replaced,
+            "detected": detected,
         }
-        draft.fields["audit_answer"] = scrubbed.audited
-        for entity, n in scrubbed.counts.items():
+        draft.fields["audit_answer"] = audited
+        for entity, n in replaced.items():
             self.metrics.pii_entities.labels(entity=entity).inc(n)
-        return dataclasses.replace(completion, text=scrubbed.shown)
 
     def _fusion(self, text: str, k: int) -> FusionConfig:
         cfg = self.search_settings
@@ -333,6 +432,17 @@ class AnswerPipeline:
             )
 
 
+def _context(draft: Draft) -> AskContext:
+    return AskContext(tenant=draft.principal.tenant, dates=draft.dates)
+
+
+def _record_filters(draft: Draft, counts: dict[str, int]) -> None:
+    guards = draft.fields.setdefault("guards", {})
+    for name, n in counts.items():
+        if n:
+            guards[name] = {"removed": n}
+
+
 def _view(draft: Draft) -> PolicyView:
     if draft.view is None:  # pragma: no cover - _audited sets it before the body runs
         raise RuntimeError("no policy view")
@@ -341,14 +451,3 @@ def _view(draft: Draft) -> PolicyView:
 
 def _refs(hits: list[Hit]) -> tuple[RetrievedRef, ...]:
     return tuple(RetrievedRef(h.chunk_id, h.document_id, h.version, round(h.score, 6)) for h in hits)
-
-
-def _citation_dict(c: Any) -> dict[str, Any]:
-    return {
-        "marker": c.marker,
-        "document_id": c.document_id,
-        "chunk_id": c.chunk_id,
-        "title": c.title,
-        "version": c.version,
-        "score": round(c.score, 6),
-    }

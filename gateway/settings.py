@@ -252,6 +252,30 @@ class StageSettings(BaseSettings):
     """How long a request waits for a free embedding or generation slot before 503 ``busy``."""
 
 
+class GenerationSettings(BaseSettings):
+    """Model-backed answer generation (``GATEWAY_GENERATOR=local|openai``); see docs/generation.md."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_GENERATOR_", extra="ignore")
+
+    model_dir: Path | None = None
+    """``local``: a causal-LM directory (``save_pretrained`` layout); nothing is downloaded."""
+    base_url: str | None = None
+    """``openai``: the endpoint's base URL, e.g. ``http://vllm:8000/v1``."""
+    model: str | None = None
+    """``openai``: the base model's served name (default: the model directory's name)."""
+    api_key: SecretStr | None = None
+    """``openai``: bearer token for the endpoint (never logged)."""
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    """The most one answer may take, waiting included; then 503 (audited)."""
+    retries: int = Field(default=2, ge=0, le=5)
+    """``openai``: further attempts after a connection error, 429 or 5xx before the first byte."""
+    max_concurrency: int = Field(default=2, ge=1)
+    """Requests that may hold or wait for the model; more get 503 at once."""
+    max_new_tokens: int = Field(default=256, ge=1, le=4096)
+    threads: int | None = None
+    """``local``: torch threads (default: torch's choice)."""
+
+
 class Settings(BaseSettings):
     """Root settings. Defaults run on one machine with no server at all."""
 
@@ -293,6 +317,9 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     stages: StageSettings = Field(default_factory=StageSettings)
     pii: PiiSettings = Field(default_factory=PiiSettings)
+    generator: Literal["extractive", "local", "openai"] = "extractive"
+    """Who writes answers: ``extractive`` (offline quotes), ``local`` (transformers + peft) or ``openai``."""
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -331,6 +358,10 @@ class Settings(BaseSettings):
             )
         if self.search.backend == "opensearch" and not self.opensearch.url:
             raise ValueError("GATEWAY_SEARCH_BACKEND=opensearch needs GATEWAY_OPENSEARCH_URL")
+        if self.generator == "local" and self.generation.model_dir is None:
+            raise ValueError("GATEWAY_GENERATOR=local needs GATEWAY_GENERATOR_MODEL_DIR")
+        if self.generator == "openai" and not self.generation.base_url:
+            raise ValueError("GATEWAY_GENERATOR=openai needs GATEWAY_GENERATOR_BASE_URL")
         if self.platform_tenant is not None and self.platform_tenant == "*":
             raise ValueError("GATEWAY_PLATFORM_TENANT names one concrete tenant, not '*'")
         pw = self.opensearch.password

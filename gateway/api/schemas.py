@@ -41,6 +41,8 @@ class AskBody(msgspec.Struct, forbid_unknown_fields=True):
     question: Question
     k: K | None = None
     collections: Collections | None = None
+    stream: bool = False
+    """Answer as server-sent events: ``delta`` pieces, then ``done`` with the citations (or ``error``)."""
 
 
 class CitationOut(msgspec.Struct):

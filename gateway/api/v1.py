@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
 
 from gateway.api.body import strict_body
 from gateway.api.schemas import (
@@ -76,15 +80,27 @@ class RetrievalController(Controller):
         ]  # fmt: skip
         return SearchOut(hits=hits, request_id=out.request_id)
 
-    @post("/ask", sync_to_thread=True, status_code=200, before_request=strict_body(AskBody))
+    @post(
+        "/ask", sync_to_thread=True, status_code=200, before_request=strict_body(AskBody),
+        responses={200: ResponseSpec(AskOut, description="The answer (or, with stream: true, server-sent events)")},
+    )  # fmt: skip
     def ask(
         self,
         request: AuthedRequest,
         data: JSONBody[AskBody],
         pipeline: NamedDependency[AnswerPipeline],
         settings: NamedDependency[Settings],
-    ) -> AskOut:
-        """Answer with citations from permitted passages; audited before the response leaves."""
+    ) -> Response[Any]:
+        """Answer with citations from permitted passages; audited before the response leaves.
+
+        With ``stream: true`` the answer comes as server-sent events (docs/generation.md).
+        """
+        if data.stream:
+            events = pipeline.ask_stream(
+                request.user, data.question, k=_k(settings, data.k), collections=_scope(data.collections),
+                request_id=request_id_var.get(),
+            )  # fmt: skip
+            return ServerSentEvent(ServerSentEventMessage(data=json.dumps(e.data), event=e.event) for e in events)
         out = pipeline.ask(
             request.user,
             data.question,
@@ -100,8 +116,14 @@ class RetrievalController(Controller):
             )
             for x in c.citations
         ]  # fmt: skip
-        return AskOut(
-            answer=c.text, request_id=out.request_id, answered=c.answered, generator=c.generator, citations=citations
+        return Response(
+            AskOut(
+                answer=c.text,
+                request_id=out.request_id,
+                answered=c.answered,
+                generator=c.generator,
+                citations=citations,
+            )
         )
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.generation.base import NO_ANSWER, Citation, Completion
+from gateway.generation.base import NO_ANSWER, NO_CONTEXT, AskContext, Citation, Completion
 from gateway.retrieval.base import Hit
 
 _STOPWORD_TEXT = """a about above after again all also am an and any are as at be been before being below
@@ -146,8 +146,9 @@ class ExtractiveGenerator:
     def name(self) -> str:
         return "extractive-v1"
 
-    def generate(self, question: str, passages: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, passages: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         """Quote the sentences that best answer ``question``; ``NO_ANSWER`` if none do."""
+        del context  # quoting needs neither the tenant nor the dates
         chosen = self._choose(question, passages)
         if not chosen:
             return Completion(text=NO_ANSWER, citations=(), answered=False, generator=self.name)

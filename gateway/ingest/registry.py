@@ -61,9 +61,9 @@ class DocumentRegistry:
         """The current state of each named document (one query): what the re-check compares hits to."""
         if not document_ids:
             return {}
-        stmt = select(D.c.document_id, D.c.version, D.c.assigned_version, D.c.status, D.c.collection, D.c.acl).where(
-            D.c.tenant == tenant, D.c.document_id.in_(sorted(document_ids))
-        )
+        stmt = select(
+            D.c.document_id, D.c.version, D.c.assigned_version, D.c.status, D.c.collection, D.c.acl, D.c.updated_at
+        ).where(D.c.tenant == tenant, D.c.document_id.in_(sorted(document_ids)))
         rows = self._query(lambda s: s.execute(stmt).all())
         return {row.document_id: _state(row) for row in rows}
 
@@ -172,6 +172,7 @@ def _state(row: Any) -> DocumentState:
         collection=str(row.collection),
         allow=tuple(acl.get("allow", ())),
         deny=tuple(acl.get("deny", ())),
+        updated_at=row.updated_at,
     )
 
 

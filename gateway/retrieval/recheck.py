@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from gateway.auth.principal import Principal
@@ -46,6 +47,8 @@ class DocumentState:
     collection: str
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    """When the source says the document was last updated (generators prefer the newest)."""
 
 
 class DocumentStates(Protocol):
@@ -60,6 +63,8 @@ class Recheck:
 
     kept: list[Hit]
     dropped: list[tuple[Hit, str]] = field(default_factory=list)
+    dates: dict[str, datetime] = field(default_factory=dict)
+    """Document id → ``updated_at`` of the kept hits' documents, where known."""
 
 
 def recheck(
@@ -81,7 +86,9 @@ def recheck(
             kept.append(hit)
         else:
             dropped.append((hit, problem))
-    return Recheck(kept, dropped)
+    kept_ids = {h.document_id for h in kept}
+    dates = {d: s.updated_at for d, s in current.items() if d in kept_ids and s.updated_at is not None}
+    return Recheck(kept, dropped, dates)
 
 
 def _problem(

@@ -32,6 +32,8 @@ class SpotlightPassage:
     """What the answer cites (``S1``, a chunk id ...)."""
     text: str
     title: str = ""
+    date: str = ""
+    """When the source was last updated (ISO date), so the model can prefer the newest."""
 
 
 def spotlight(passages: Sequence[SpotlightPassage], *, nonce: str | None = None) -> str:
@@ -44,6 +46,7 @@ def spotlight(passages: Sequence[SpotlightPassage], *, nonce: str | None = None)
     blocks = [PREAMBLE.format(first=first)]
     for p in passages:
         title = f' title="{_attribute(p.title)}"' if p.title else ""
+        title += f' date="{_attribute(p.date)}"' if p.date else ""
         body = _FORGED.sub("[removed delimiter]", p.text)
         blocks.append(f'<<source {tag} id="{_attribute(p.id)}"{title}>>\n{body}\n<<end {tag}>>')
     return "\n\n".join(blocks)

@@ -15,7 +15,7 @@ from litestar import Litestar
 
 from gateway.app import create_app
 from gateway.deps import build_services
-from gateway.generation.base import Completion
+from gateway.generation.base import NO_CONTEXT, AskContext, Completion
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.retrieval.base import Hit
 from gateway.settings import Settings
@@ -26,9 +26,9 @@ class SlowGenerator(ExtractiveGenerator):
         super().__init__()
         self.delay = delay
 
-    def generate(self, question: str, passages: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, passages: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         time.sleep(self.delay)
-        return super().generate(question, passages)
+        return super().generate(question, passages, context)
 
 
 def create() -> Litestar:

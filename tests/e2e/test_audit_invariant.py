@@ -19,7 +19,7 @@ from gateway.authz.rules import PolicyRule
 from gateway.authz.store import PolicyStore
 from gateway.deps import Services, build_services
 from gateway.errors import SearchUnavailable
-from gateway.generation.base import Completion
+from gateway.generation.base import NO_CONTEXT, AskContext, Completion
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.retrieval.base import Chunk, Hit
 from gateway.retrieval.embedded import EmbeddedRetriever
@@ -125,7 +125,7 @@ def test_when_the_index_write_fails_the_registry_still_describes_what_is_searcha
 
 
 class ExplodingGenerator(ExtractiveGenerator):
-    def generate(self, question: str, hits: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, hits: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         raise RuntimeError("model backend crashed")
 
 
@@ -138,7 +138,8 @@ def test_an_unexpected_generator_error_is_a_500_with_exactly_one_failed_row(
     assert r.status_code == 500 and r.json()["code"] == "internal_error" and "crashed" not in r.text
     assert services.audit.verify().rows_checked == before + 1
     row = rows(services, kind="ask")[0]
-    assert (row["status"], row["details"]) == ("failed", {"error": "internal_error", "exc_type": "RuntimeError"})
+    failure = {"error": "internal_error", "exc_type": "RuntimeError", "generation": {"generator": "extractive-v1"}}
+    assert (row["status"], row["details"]) == ("failed", failure)  # the row names the generator that failed
     assert row["request_id"] == r.headers["x-request-id"] and row["answer"] is None
 
 
@@ -149,7 +150,7 @@ class PolicyChangingGenerator(ExtractiveGenerator):
         super().__init__()
         self.services = services
 
-    def generate(self, question: str, hits: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, hits: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         rule = PolicyRule("p", ("user:zed", TENANT, "collection:legal", "read", "allow"))
         self.services.policy.add_rule(rule, actor="test")
         return super().generate(question, hits)

@@ -25,7 +25,7 @@ from gateway.app import create_app
 from gateway.auth.dev import mint_dev_token
 from gateway.deps import Services, build_services
 from gateway.errors import SearchUnavailable
-from gateway.generation.base import Completion
+from gateway.generation.base import NO_CONTEXT, AskContext, Completion
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.retrieval.base import Hit, SearchRequest
 from gateway.retrieval.embedded import EmbeddedRetriever
@@ -42,15 +42,15 @@ class SlowGenerator(ExtractiveGenerator):
         super().__init__()
         self.delay = delay
 
-    def generate(self, question: str, passages: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, passages: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         time.sleep(self.delay)
-        return super().generate(question, passages)
+        return super().generate(question, passages, context)
 
 
 class DownGenerator(ExtractiveGenerator):
     """A model backend whose connection is refused (an OpenAI-compatible server that is not there)."""
 
-    def generate(self, question: str, passages: Sequence[Hit]) -> Completion:
+    def generate(self, question: str, passages: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
         raise ConnectionRefusedError("model server at 127.0.0.1:1 refused the connection")
 
 
