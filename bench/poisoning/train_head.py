@@ -40,6 +40,8 @@ HEAD_PATH = Path(__file__).resolve().parents[2] / "guards" / "poisoning" / HEAD_
 CATEGORIES = ("instructions", "hidden_content", "exfiltration")
 MAX_FP = 0.003
 """Out-of-fold false-positive budget on dev clean documents (the product's target is 1% in all)."""
+IN_SAMPLE_FP = 0.001
+"""The threshold is then raised until the final model flags at most this share of dev clean documents."""
 LAMBDAS = (1.0, 10.0, 30.0, 100.0)
 FOLDS = 5
 _SEGMENT = re.compile(r"[^.!?\n]+")
@@ -153,6 +155,10 @@ def main() -> None:
         results.append((recall, -lam, lam, t))
     recall, _, lam, t = max(results)
     w, b = fit(x, y, lam)
+    in_sample, _ = per_document(1.0 / (1.0 + np.exp(-(x @ w + b))), docs, clean, attack_docs)
+    while (in_sample >= t).mean() > IN_SAMPLE_FP:  # the final model on all of dev may score its clean docs higher
+        t = round(t + 0.005, 3)
+    print(f"policy threshold after the in-sample check on dev clean documents: {t}")
     head = LinearHead(w.astype(np.float32), b, _PACKAGED_MODEL_ID, f"1-{hashlib.sha256(w.tobytes()).hexdigest()[:8]}")
     training = {"split": "dev", "rows": len(y), "positives": int(y.sum()), "lambda": lam, "threshold": t,
                 "oof_recall": round(recall, 4), "max_fp": MAX_FP}  # fmt: skip
