@@ -41,6 +41,7 @@ from guards.pii.engine import PiiEngine
 from guards.pii.nlp import NlpStatus
 from guards.pii.policy import PiiPolicy
 from guards.poisoning.flood_store import SqlFloodStore
+from guards.poisoning.learned import LinearHead
 from guards.poisoning.policy import ScreeningPolicy
 from guards.poisoning.rescreen import PassageRescreen
 from guards.poisoning.screen import PoisonScreen, default_screen
@@ -116,10 +117,21 @@ def provide_screening_policy(settings: Settings) -> ScreeningPolicy:
     return ScreeningPolicy.from_file(path) if path else ScreeningPolicy.default()
 
 
-def provide_poison_screen(settings: Settings, engine: Engine, retriever: Retriever | None) -> PoisonScreen:
+def provide_instruction_head(settings: Settings, embedder: Embedder | None) -> LinearHead | None:
+    """The packaged learned head, when enabled and trained for this embedder's vectors."""
+    if not settings.screening.learned_head or embedder is None:
+        return None
+    head = LinearHead.packaged()
+    return head if head.fits(embedder.model_id, embedder.dimension) else None
+
+
+def provide_poison_screen(
+    settings: Settings, engine: Engine, retriever: Retriever | None, embedder: Embedder | None = None
+) -> PoisonScreen:
     """Every poisoning detector; floods remembered in the database, neighbours from the index."""
     neighbours = RetrieverNeighbours(retriever) if retriever is not None else None
-    return default_screen(provide_screening_policy(settings), flood_store=SqlFloodStore(engine), neighbours=neighbours)
+    policy, head = provide_screening_policy(settings), provide_instruction_head(settings, embedder)
+    return default_screen(policy, flood_store=SqlFloodStore(engine), neighbours=neighbours, head=head)
 
 
 def provide_screen_steps(
@@ -128,9 +140,10 @@ def provide_screen_steps(
     """The ingest screening steps, in order: the poisoning screen, then the PII labeller."""
     steps: list[ScreenStep] = []
     if settings.screening.enabled:
-        screen = provide_poison_screen(settings, engine, retriever)
         passages = settings.screening.planted_passages
-        steps.append(PoisoningStep(screen, embedder=embedder if passages else None, passages=passages))
+        shared = embedder if passages else None
+        screen = provide_poison_screen(settings, engine, retriever, shared)
+        steps.append(PoisoningStep(screen, embedder=shared, passages=passages))
     pii = provide_pii_engine(settings)
     if pii is not None:
         steps.append(PiiLabelStep(pii))

@@ -159,7 +159,11 @@ class ScreeningSettings(BaseSettings):
     policy_file: Path | None = None
     """A TOML screening policy (thresholds, trust levels, allow-lists); default: the packaged one."""
     planted_passages: int = Field(default=4, ge=0, le=64)
-    """Chunks per document checked against their nearest trusted passages (0: no planted-answer check)."""
+    """Chunks per document embedded for screening: checked against their nearest trusted passages and
+    scored by the learned head (0: neither check)."""
+    learned_head: bool = True
+    """Score embedded passages with the packaged learned instruction head (used only when the embedder
+    is the model it was trained on: all-MiniLM-L6-v2)."""
     rescreen_threshold: float = Field(default=0.7, gt=0, le=1)
     """Query time: a retrieved passage scoring at least this (instructions, hidden characters) is dropped."""
 

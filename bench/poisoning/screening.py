@@ -22,6 +22,9 @@ class Outcome:
     keyword_seconds: float
     decision: ScreeningDecision
     words: int
+    cpu_seconds: float = 0.0
+    """Processor time of the screen alone: on a shared machine, wall time also counts others' work."""
+    keyword_cpu_seconds: float = 0.0
 
 
 def document(sample: Sample, passages: tuple[Passage, ...] = (), at: float | None = None) -> ScreenDocument:
@@ -35,10 +38,13 @@ def document(sample: Sample, passages: tuple[Passage, ...] = (), at: float | Non
 
 
 def screen_one(screen: PoisonScreen, doc: ScreenDocument, sample: Sample) -> Outcome:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     decision = screen.screen(doc, trust="standard")
-    seconds = time.perf_counter() - start
-    start = time.perf_counter()
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    start, cpu = time.perf_counter(), time.process_time()
     keyword = keyword_flags(doc.text) or keyword_flags((doc.raw or b"").decode("utf-8", "replace"))
-    keyword_seconds = time.perf_counter() - start
-    return Outcome(sample, decision.quarantined, keyword, seconds, keyword_seconds, decision, len(doc.text.split()))
+    keyword_seconds, keyword_cpu = time.perf_counter() - start, time.process_time() - cpu
+    words = len(doc.text.split())
+    return Outcome(
+        sample, decision.quarantined, keyword, seconds, keyword_seconds, decision, words, cpu_seconds, keyword_cpu
+    )

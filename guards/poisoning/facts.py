@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Sentence ends, or blank lines; a single newline is a hard wrap (man pages wrap at 80 columns).
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
@@ -55,12 +57,39 @@ def sentences(text: str) -> list[str]:
     return [" ".join(p.split()) for p in pieces if len(p.split()) >= 3]
 
 
-def _tokens(sentence: str) -> list[str]:
-    return _TOKEN.findall(sentence)
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A sentence tokenised once: trusted sentences are compared with many claims."""
+
+    tokens: tuple[str, ...]
+    lower: tuple[str, ...]
+    counts: Counter[str]
+    content: frozenset[str]
+    """Content words (stop words and negations removed), lower-cased."""
+    negations: frozenset[str]
 
 
-def _content(tokens: list[str]) -> set[str]:
-    return {t.lower() for t in tokens if t.lower() not in _STOP}
+@lru_cache(maxsize=16384)
+def _prepared(sentence: str) -> _Prepared:
+    tokens = tuple(_TOKEN.findall(sentence))
+    lower = tuple(t.lower() for t in tokens)
+    content = frozenset(t for t in lower if t not in _STOP) - _NEGATIONS
+    return _Prepared(tokens, lower, Counter(lower), content, frozenset(lower) & _NEGATIONS)
+
+
+def _same_wording(a: _Prepared, b: _Prepared) -> difflib.SequenceMatcher[str] | None:
+    """The matcher when the token sequences are at least ``SAME_WORDING`` alike, else ``None``.
+
+    The bag-of-tokens bound (``SequenceMatcher.quick_ratio``, never below the real ratio) is
+    checked first: most sentence pairs fail it, and building the matcher costs ten times more.
+    """
+    total = len(a.lower) + len(b.lower)
+    if 2 * min(len(a.lower), len(b.lower)) < SAME_WORDING * total:
+        return None
+    if 2 * sum((a.counts & b.counts).values()) < SAME_WORDING * total:
+        return None
+    matcher = difflib.SequenceMatcher(a=list(a.lower), b=list(b.lower), autojunk=False)
+    return matcher if matcher.ratio() >= SAME_WORDING else None
 
 
 def _kind(word: str, position: int) -> str | None:
@@ -81,16 +110,17 @@ def compare_sentences(claim: str, trusted: str) -> Contradiction | None:
     which catches a copied sentence with one value changed, even a short one), or, for paraphrases,
     a content-word Jaccard of at least ``MIN_JACCARD`` over sentences of ``MIN_CONTENT`` words.
     """
-    a, b = _tokens(claim), _tokens(trusted)
+    pa, pb = _prepared(claim), _prepared(trusted)
+    a, b = pa.tokens, pb.tokens
     if min(len(a), len(b)) < 3:
         return None
-    matcher = difflib.SequenceMatcher(a=[t.lower() for t in a], b=[t.lower() for t in b], autojunk=False)
-    if matcher.ratio() < SAME_WORDING:
-        ca, cb = _content(a) - _NEGATIONS, _content(b) - _NEGATIONS
+    matcher = _same_wording(pa, pb)
+    if matcher is None:
+        ca, cb = pa.content, pb.content
         if min(len(ca), len(cb)) < MIN_CONTENT or len(ca & cb) / len(ca | cb) < MIN_JACCARD:
             return None
-    neg_a, neg_b = {t.lower() for t in a} & _NEGATIONS, {t.lower() for t in b} & _NEGATIONS
-    if bool(neg_a) != bool(neg_b):
+        matcher = difflib.SequenceMatcher(a=list(pa.lower), b=list(pb.lower), autojunk=False)
+    if bool(pa.negations) != bool(pb.negations):
         return Contradiction("negation", claim, trusted)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op != "replace":

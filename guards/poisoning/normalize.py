@@ -92,6 +92,8 @@ def views(text: str) -> list[tuple[str, str]]:
     """
     plain = fold(text)
     out = [("plain", plain)]
+    if not _disguised(plain):  # one pass over the whole text first: most documents have no disguise
+        return out
     lines = plain.split("\n")
     marked = [i for i, line in enumerate(lines) if _disguised(line)]
     if not marked:

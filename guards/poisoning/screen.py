@@ -12,6 +12,7 @@ from guards.poisoning.floods import FloodDetector
 from guards.poisoning.hidden_content import HiddenContentDetector
 from guards.poisoning.hidden_text import HiddenCharacterDetector
 from guards.poisoning.instructions import InstructionDetector
+from guards.poisoning.learned import LearnedInstructionDetector, LinearHead
 from guards.poisoning.neighbours import TrustedNeighbours
 from guards.poisoning.planted import PlantedAnswerDetector
 from guards.poisoning.policy import ScreeningDecision, ScreeningPolicy
@@ -41,8 +42,10 @@ def default_screen(
     *,
     flood_store: FloodStore | None = None,
     neighbours: TrustedNeighbours | None = None,
+    head: LinearHead | None = None,
 ) -> PoisonScreen:
-    """Every detector: floods only with a store, planted answers use neighbours when given."""
+    """Every detector: floods only with a store, planted answers use neighbours when given, the
+    learned instruction head only when given (it reads the passage embeddings the caller supplies)."""
     policy = policy or ScreeningPolicy.default()
     detectors: list[DocumentDetector] = [
         InstructionDetector(),
@@ -52,6 +55,8 @@ def default_screen(
         ExfiltrationDetector(policy.allowed_domains()),
         PlantedAnswerDetector(neighbours),
     ]
+    if head is not None:
+        detectors.append(LearnedInstructionDetector(head))
     if flood_store is not None:
         detectors.append(FloodDetector(flood_store))
     return PoisonScreen(detectors, policy)

