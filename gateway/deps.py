@@ -28,6 +28,7 @@ from gateway.observability import Metrics, new_request_id
 from gateway.pipeline import AnswerPipeline
 from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
+from gateway.retrieval.query_embed import query_embedder
 from gateway.settings import Settings
 from gateway.storage import secure_file, secure_tree
 from guards.poisoning.flood_store import SqlFloodStore
@@ -171,6 +172,9 @@ class Services:
     def close(self) -> None:
         self.documents.shutdown()
         self.anchorer.stop()  # the shutdown anchor: signs the final head
+        close_query_embedder = getattr(self.pipeline.embedder, "close", None)
+        if callable(close_query_embedder):
+            close_query_embedder()  # the batching thread serves what is queued, then stops
         self.policy.stop()
         self.retriever.close()
         self.engine.dispose()
@@ -203,7 +207,7 @@ def build_services(
     engine = make_engine(settings.resolved_database_url)
     metrics = Metrics()
     policy = provide_policy(settings, engine)
-    audit = AuditLog(engine)
+    audit = AuditLog(engine, max_batch=settings.audit.group_commit_max)
     retriever = retriever or provide_retriever(settings)
     embedder = embedder or provide_embedder(settings)
     generator = provide_generator(settings)
@@ -222,7 +226,7 @@ def build_services(
     pipeline = AnswerPipeline(
         policy=policy,
         retriever=retriever,
-        embedder=embedder,
+        embedder=query_embedder(embedder, settings.embedding),
         generator=generator,
         audit=audit,
         states=documents.registry,
