@@ -133,6 +133,11 @@ class EmbeddingSettings(BaseSettings):
     query_batch_max: int = Field(default=32, ge=1)
     query_queue_max: int = Field(default=256, ge=1)
     """Queries waiting to be embedded beyond this are refused at once (503 ``embedding_busy``)."""
+    query_threads: int | None = Field(default=1, ge=1)
+    """Torch threads of the one thread that runs the batched query forward passes. One: the
+    batches run on one core while HTTP, retrieval and audit use the other; measured here under
+    load, a two-thread OpenMP team on that thread took 1.5-2 s per forward pass instead of ~50 ms
+    (its barriers wait for a descheduled partner). None keeps torch's default."""
     query_cache_size: int = Field(default=4096, ge=0)
     """Query embeddings kept (LRU, keyed by model id and normalised text); 0 turns the cache off."""
 

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,8 +110,18 @@ class BatchingEmbedder:
     :class:`EmbeddingBusy` (503) at once.
     """
 
-    def __init__(self, inner: Embedder, *, window_seconds: float, max_batch: int, max_queue: int) -> None:
+    def __init__(
+        self,
+        inner: Embedder,
+        *,
+        window_seconds: float,
+        max_batch: int,
+        max_queue: int,
+        on_thread_start: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_thread_start`` runs first on the batching thread (e.g. to set its torch threads)."""
         self.inner = inner
+        self._on_thread_start = on_thread_start
         self.model_id = inner.model_id
         self.dimension = inner.dimension
         self.window = window_seconds
@@ -161,6 +171,8 @@ class BatchingEmbedder:
             self._thread.start()
 
     def _run(self) -> None:
+        if self._on_thread_start is not None:
+            self._on_thread_start()
         while True:
             batch = self._next_batch()
             if batch is None:
@@ -214,11 +226,14 @@ def query_embedder(inner: Embedder, settings: EmbeddingSettings) -> Embedder:
     the batcher (when ``query_batching``) over ``inner``."""
     embedder: Embedder = inner
     if settings.query_batching:
+        use_threads = getattr(inner, "use_threads", None)
+        threads = settings.query_threads
         embedder = BatchingEmbedder(
             inner,
             window_seconds=settings.query_batch_window_ms / 1000,
             max_batch=settings.query_batch_max,
             max_queue=settings.query_queue_max,
+            on_thread_start=(lambda: use_threads(threads)) if callable(use_threads) and threads else None,
         )
     if settings.query_cache_size > 0:
         embedder = CachedEmbedder(embedder, settings.query_cache_size)
