@@ -86,13 +86,14 @@ def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: 
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-load-{backend}-"))
     db_name = f"bench_load_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT") if backend == "postgres" else None
-    saved = os.environ.get("GATEWAY_DATABASE_URL")
+    saved = {k: os.environ.get(k) for k in ("GATEWAY_DATABASE_URL", "GATEWAY_FORCE_DEV_ISSUER")}
     proc = None
     try:
         if admin is not None:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{db_name}"'))
             os.environ["GATEWAY_DATABASE_URL"] = f"{PG_ADMIN.rsplit('/', 1)[0]}/{db_name}"
+            os.environ["GATEWAY_FORCE_DEV_ISSUER"] = "true"  # a throwaway bench database on 127.0.0.1
         url = os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{data_dir / 'gateway.sqlite3'}"
         corpus = SyntheticCorpus(CorpusSpec(chunks=args.chunks))
         prepare(corpus, data_dir)
@@ -138,10 +139,11 @@ def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: 
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-        if saved is None:
-            os.environ.pop("GATEWAY_DATABASE_URL", None)
-        else:
-            os.environ["GATEWAY_DATABASE_URL"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         if admin is not None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
@@ -166,9 +168,11 @@ def main() -> None:
         "After the load: every response audited, the chain and anchors verify, no unexpected 5xx",
         ["audit store", "responses", "audit rows (ask, search)", "5xx other than 503", "audit verify", "pass"],
     )
-    ok = all([run_backend(b, args, report, checks) for b in args.backends.split(",")])
-    report.print()
-    checks.print()
+    ok = True
+    for backend in args.backends.split(","):
+        ok = run_backend(backend, args, report, checks) and ok
+        report.print()
+        checks.print()
     out = RESULTS / "load.md"
     out.write_text(machine() + "\n\n" + report.markdown() + "\n" + checks.markdown(), encoding="utf-8")
     console.print(f"markdown tables: {out}")
