@@ -29,15 +29,24 @@ def test_quantised_rows_approximate_the_originals() -> None:
     assert np.abs(codes.astype(np.float32) * scales[:, None] - x).max() <= scales.max() / 2 + 1e-7
 
 
+def test_the_int8_kernel_is_available_with_the_pinned_torch() -> None:
+    assert quantized._int_mm is not None
+
+
 def test_zero_rows_quantise_to_zero() -> None:
     codes, scales = quantize(np.zeros((2, 8), dtype=np.float32))
     assert not codes.any()
     assert np.all(scales == 1.0)
 
 
+@pytest.mark.parametrize("kernel", ["int8", "widened"])
 @pytest.mark.parametrize("block", [7, 64, 100_000])
-def test_top_equals_the_exact_top_with_a_wide_enough_rerank(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+def test_top_equals_the_exact_top_with_a_wide_enough_rerank(
+    monkeypatch: pytest.MonkeyPatch, block: int, kernel: str
+) -> None:
     monkeypatch.setattr(quantized, "SCAN_BLOCK", block)
+    if kernel == "widened":
+        monkeypatch.setattr(quantized, "_int_mm", None)
     x = corpus(3000)
     qv = QuantizedVectors(*quantize(x), exact=lambda p: x[p])
     rng = np.random.default_rng(1)

@@ -21,6 +21,7 @@ bf16 matmul on AMX, or a compiled int8 kernel) before it can replace the float32
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,20 @@ import numpy.typing as npt
 Positions = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.int8]
+
+
+def _find_int_mm() -> Callable[..., Any] | None:
+    try:
+        import torch  # noqa: PLC0415 - optional here; the embedder already depends on it
+
+        fn: Callable[..., Any] = torch._int_mm
+        fn(torch.ones((32, 8), dtype=torch.int8), torch.ones((8, 8), dtype=torch.int8))
+    except Exception:  # no torch, or no CPU kernel in this build: the numpy path is used
+        return None
+    return fn
+
+
+_int_mm = _find_int_mm()
 
 SCAN_BLOCK = 8192
 """Rows widened at once: 8192 x 384 x 4 B = 12 MB, about what stays in this machine's cache."""
@@ -51,7 +66,14 @@ class QuantizedVectors:
         """Exact float32 rows at the given ascending positions (e.g. from a memory map)."""
 
     def approximate(self, query: Matrix, positions: Positions | None = None) -> Matrix:
-        """Approximate dot products with every row (``positions=None``) or the given rows."""
+        """Approximate dot products with every row (``positions=None``) or the given rows.
+
+        With torch's int8 x int8 -> int32 product (``torch._int_mm``, which runs on CPU in the pinned
+        torch) the query is quantised too and no row is ever widened; otherwise each block is
+        widened to float32 just before its product.
+        """
+        if _int_mm is not None and self.codes.shape[1] % 8 == 0:
+            return self._approximate_int8(query, positions)
         q = query.astype(np.float32, copy=False)[:, None]
         n = self.codes.shape[0] if positions is None else positions.size
         out = np.empty(n, dtype=np.float32)
@@ -59,6 +81,29 @@ class QuantizedVectors:
             hi = min(n, lo + SCAN_BLOCK)
             block = self.codes[lo:hi] if positions is None else self.codes[positions[lo:hi]]
             out[lo:hi] = (block.astype(np.float32) @ q).ravel()
+        out *= self.scales if positions is None else self.scales[positions]
+        return out
+
+    def _approximate_int8(self, query: Matrix, positions: Positions | None) -> Matrix:
+        import torch  # noqa: PLC0415 - only where the int8 product is used
+
+        int_mm = _int_mm
+        if int_mm is None:  # pragma: no cover - approximate() checked it
+            raise RuntimeError("no int8 kernel")
+        q_codes, q_scale = quantize(query.astype(np.float32, copy=False)[None, :])
+        # _int_mm wants at least 8 columns: the query repeated (the extra columns cost ~nothing).
+        rhs = torch.from_numpy(np.repeat(q_codes.T, 8, axis=1).copy())
+        n = self.codes.shape[0] if positions is None else positions.size
+        out = np.empty(n, dtype=np.float32)
+        step = SCAN_BLOCK * 16  # large blocks: the int8 kernel streams them without widening
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            block = self.codes[lo:hi] if positions is None else self.codes[positions[lo:hi]]
+            if hi - lo <= 16:  # the kernel wants more than 16 rows
+                out[lo:hi] = (block.astype(np.float32) @ q_codes[0].astype(np.float32)).ravel()
+                continue
+            out[lo:hi] = int_mm(torch.from_numpy(np.ascontiguousarray(block)), rhs)[:, 0].numpy()
+        out *= float(q_scale[0])
         out *= self.scales if positions is None else self.scales[positions]
         return out
 
