@@ -11,11 +11,11 @@ row falls outside the approximate top-``rerank`` (measured: ``bench.quantized_sc
 The caller's positions (the ACL pre-filter) stay exact: only rows at those positions are scored.
 
 Status: a standalone kernel with its tests and benchmark; the embedded retriever does **not** use
-it. Measured at 1M x 384 (``bench.quantized_scan``): recall@10 1.00 at re-rank 100 and 370 MB
-resident instead of 1,465 MB, but ~5x *slower* than the float32 BLAS scan, because numpy's
-int8 -> float32 conversion of each block costs more than the memory traffic it saves. The memory
-and recall halves of the design hold; the scan needs a native low-precision dot product (torch
-bf16 matmul on AMX, or a compiled int8 kernel) before it can replace the float32 scan.
+it yet. Measured at 1M x 384 (``bench.quantized_scan``, docs/benchmarks.md): recall@10 1.00 with
+a re-rank of 100 and 370 MB resident instead of 1,465 MB; latency about equal to the float32 BLAS
+scan with torch's int8 product (51 vs 57 ms in a quiet moment, 180 vs 132 ms in a loaded bench
+run), ~5x slower with the numpy widening fallback. So the memory and recall halves hold, the
+speed-up does not (yet).
 """
 
 from __future__ import annotations
