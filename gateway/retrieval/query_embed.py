@@ -172,7 +172,10 @@ class BatchingEmbedder:
 
     def _run(self) -> None:
         if self._on_thread_start is not None:
-            self._on_thread_start()
+            try:
+                self._on_thread_start()
+            except Exception as exc:  # a thread setting is a tuning; the queued callers must still be served
+                log.warning("query batcher: thread start hook failed", exc_info=exc)
         while True:
             batch = self._next_batch()
             if batch is None:

@@ -190,3 +190,14 @@ def test_settings_pick_the_layers(batching: bool, cache_size: int, layers: tuple
         found.append(type(stack))
         stack = stack.inner  # type: ignore[attr-defined]
     assert tuple(found) == layers
+
+
+def test_a_failing_thread_start_hook_does_not_strand_callers() -> None:
+    def broken() -> None:
+        raise RuntimeError("no such setting")
+
+    batcher = BatchingEmbedder(
+        HashingEmbedder(64), window_seconds=0.0, max_batch=4, max_queue=4, on_thread_start=broken
+    )
+    assert np.array_equal(batcher.embed(["still served"]), HashingEmbedder(64).embed(["still served"]))
+    batcher.close()
