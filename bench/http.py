@@ -3,14 +3,19 @@ from the development issuer, the real transformer embedding each query, the SQLi
 
 The index (100k synthetic chunks, random vectors recorded under the real model's id and dimension,
 so ``ensure_index`` accepts it) is written directly with ``EmbeddedRetriever``; the policy grants
-come from ``gateway policy load``. ``/healthz`` in the same run is the HTTP floor.
+come from ``gateway policy load``.
 
-``python -m bench.http`` (``--quick`` for a < 60 s smoke run).
+Each endpoint is measured at every ``--concurrency`` level (default 1, 8, 32) in one run, first
+with the defaults (query micro-batcher, query LRU, audit group commit: ``batched``), then with all
+three off (``naive``), each on a fresh server; ratios are against the same mode's first level.
+
+``python -m bench.http`` (``--quick`` for a smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -20,15 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import numpy as np
 
 from bench.common import Report, console, machine, percentiles
-from bench.synthetic import CorpusSpec, SyntheticCorpus, User, draw_queries
+from bench.synthetic import CorpusSpec, SyntheticCorpus, draw_queries
 from gateway.auth.dev import mint_dev_token
 from gateway.retrieval.embedded.retriever import EmbeddedRetriever
 from gateway.settings import Settings
@@ -80,13 +84,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
     log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, env=environment(data_dir), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env={**environment(data_dir), **extra}, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -101,56 +105,99 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("server did not become ready in 180 s")
 
 
-def sequential(call: Callable[[httpx.Client, int], httpx.Response], n: int, base: str) -> list[float]:
-    with httpx.Client(base_url=base, timeout=30) as client:
-        for i in range(5):  # warm-up: connection, first embedding, caches
-            call(client, i).raise_for_status()
-        out = []
-        for i in range(n):
-            start = time.perf_counter()
-            call(client, i).raise_for_status()
-            out.append((time.perf_counter() - start) * 1000)
-    return out
+@dataclass
+class Phase:
+    """One measured phase: latencies of the answered requests, throughput, failures."""
+
+    latencies_ms: list[float]
+    rate: float
+    errors: int
 
 
-def concurrent(
-    call: Callable[[httpx.Client, int], httpx.Response], n: int, base: str, workers: int
-) -> tuple[list[float], float]:
-    """``n`` requests spread over ``workers`` keep-alive clients; (latencies, requests/s)."""
+async def _phase(
+    base: str, path: str, headers: dict[str, str], bodies: list[dict[str, object]], warmups: list[dict[str, object]],
+    workers: int,
+) -> Phase:  # fmt: skip
+    """``bodies`` spread over ``workers`` keep-alive connections that start together after warming up."""
+    latencies: list[float] = []
+    errors = 0
+    queue = list(reversed(bodies))
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=workers)) as client:
 
-    def worker(w: int) -> list[float]:
-        return sequential(lambda c, i: call(c, w * n + i), n // workers, base)
+        async def warm(i: int) -> None:
+            (await client.post(path, json=warmups[i % len(warmups)], headers=headers)).raise_for_status()
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(worker, range(workers)))
-    wall = time.perf_counter() - start
-    flat = [x for p in parts for x in p]
-    return flat, len(flat) / wall
+        await asyncio.gather(*(warm(i) for i in range(workers)))
+
+        async def worker() -> None:
+            nonlocal errors
+            while queue:
+                body = queue.pop()
+                start = time.perf_counter()
+                response = await client.post(path, json=body, headers=headers)
+                if response.status_code == 200:
+                    latencies.append((time.perf_counter() - start) * 1000)
+                else:
+                    errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        wall = time.perf_counter() - start
+    return Phase(latencies, len(bodies) / wall, errors)
 
 
-def stage_medians(data_dir: Path) -> dict[str, dict[str, float]]:
-    """Median per-stage server latencies from the audit rows of this run, per kind and caller."""
+def phase(
+    base: str, path: str, headers: dict[str, str], bodies: list[dict[str, object]], warmups: list[dict[str, object]],
+    workers: int,
+) -> Phase:  # fmt: skip
+    return asyncio.run(_phase(base, path, headers, bodies, warmups, workers))
+
+
+MODES = {
+    "batched": {},
+    "naive": {
+        "GATEWAY_EMBEDDING_QUERY_BATCHING": "false",
+        "GATEWAY_EMBEDDING_QUERY_CACHE_SIZE": "0",
+        "GATEWAY_AUDIT_GROUP_COMMIT_MAX": "1",
+    },
+}
+"""``batched``: the defaults (query micro-batcher, query LRU, audit group commit); ``naive``: all three off."""
+
+
+def stage_medians(data_dir: Path, after: int) -> dict[str, dict[str, float]]:
+    """Median per-stage server latencies from the audit rows after sequence ``after``, per kind."""
     db = sqlite3.connect(data_dir / "gateway.sqlite3")
     stages: dict[str, dict[str, list[float]]] = {}
-    rows = db.execute("SELECT kind, subject, latencies_ms FROM audit_log WHERE kind IN ('search', 'ask')")
-    for kind, subject, raw in rows:
+    rows = db.execute(
+        "SELECT kind, latencies_ms FROM audit_log WHERE kind IN ('search', 'ask') AND sequence > ?", (after,)
+    )
+    for kind, raw in rows:
         for name, ms in json.loads(raw).items():
-            stages.setdefault(f"{kind} {subject}", {}).setdefault(name, []).append(float(ms))
+            stages.setdefault(kind, {}).setdefault(name, []).append(float(ms))
     db.close()
     return {k: {n: float(np.median(v)) for n, v in s.items()} for k, s in stages.items()}
 
 
+def audit_head(data_dir: Path) -> int:
+    db = sqlite3.connect(data_dir / "gateway.sqlite3")
+    (head,) = db.execute("SELECT coalesce(max(sequence), 0) FROM audit_log").fetchone()
+    db.close()
+    return int(head)
+
+
 def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="10k chunks, 20 requests")
+    p.add_argument("--quick", action="store_true", help="10k chunks, 40 requests per phase")
     p.add_argument("--chunks", type=int, default=100_000)
-    p.add_argument("--requests", type=int, default=200, help="sequential requests per endpoint and user")
-    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--requests", type=int, default=160, help="requests per endpoint, mode and concurrency")
+    p.add_argument("--concurrency", default="1,8,32", help="comma-separated; the first is the baseline")
+    p.add_argument("--modes", default="batched,naive")
     p.add_argument("--dir", type=Path, default=None)
     args = p.parse_args()
     if args.quick:
-        args.chunks, args.requests = 10_000, 20
+        args.chunks, args.requests = 10_000, 40
+    levels = [int(x) for x in args.concurrency.split(",")]
+    modes = args.modes.split(",")
     console.print(machine())
     data_dir = args.dir or Path(tempfile.mkdtemp(prefix="bench-http-"))
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -162,61 +209,51 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
         settings = Settings(
             environment="development", dev_issuer=True, data_dir=data_dir, oidc={"tenant_claim": "tenant"}
         )  # type: ignore[arg-type]
-        users = {u.name: u for u in corpus.users()}
-
-        def token(user: User) -> dict[str, str]:
-            jwt = mint_dev_token(settings, user.name, list(user.groups), tenant=corpus.spec.tenant, ttl_seconds=3600)
-            return {"Authorization": f"Bearer {jwt}"}
-
-        port = free_port()
-        start = time.perf_counter()
-        proc = start_server(data_dir, port)
-        console.print(f"server ready in {time.perf_counter() - start:.1f} s (port {port})")
-        base = f"http://127.0.0.1:{port}"
-        questions = [q.text for q in draw_queries(corpus, args.requests * 2)]
-
-        def search(user: User) -> Callable[[httpx.Client, int], httpx.Response]:
-            h = token(user)
-            return lambda c, i: c.post("/v1/search", json={"query": questions[i % len(questions)], "k": 5}, headers=h)
-
-        def ask(user: User) -> Callable[[httpx.Client, int], httpx.Response]:
-            h = token(user)
-            return lambda c, i: c.post("/v1/ask", json={"question": questions[i % len(questions)]}, headers=h)
-
-        def healthz(c: httpx.Client, _i: int) -> httpx.Response:
-            return c.get("/healthz")
-
+        user = next(u for u in corpus.users() if u.name == "u5")
+        jwt = mint_dev_token(settings, user.name, list(user.groups), tenant=corpus.spec.tenant, ttl_seconds=7200)
+        headers = {"Authorization": f"Bearer {jwt}"}
+        endpoints = [("POST /v1/search u5", "/v1/search", "query"), ("POST /v1/ask u5, audited", "/v1/ask", "question")]
+        # Every phase gets questions no earlier phase asked (the LRU must not turn a phase into cache
+        # hits); both modes get the same ones. Warm-up questions are separate again.
+        n_phases = len(endpoints) * len(levels)
+        texts = [q.text for q in draw_queries(corpus, args.requests * n_phases + 64)]
+        warm_texts, texts = texts[:64], texts[64:]
         report = Report(
-            "HTTP latency, ms, client-side over loopback "
-            f"(uvicorn 1 worker; {corpus.spec.chunks:,} chunks; real embedder)",
-            ["request", "mode", "p50", "p95", "req/s", "target (p95)"],
+            f"Throughput under concurrency, client-side over loopback (uvicorn 1 worker; {corpus.spec.chunks:,} "
+            "chunks; real embedder; fresh questions per phase)",
+            ["request", "mode", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s", "p95 / seq p95"],
         )
-        cases = [
-            ("GET /healthz (HTTP floor)", healthz, ""),
-            ("POST /v1/search, u5 (5%)", search(users["u5"]), "≤ 30 ms"),
-            ("POST /v1/search, u1 (1%)", search(users["u1"]), ""),
-            ("POST /v1/search, u100 (100%)", search(users["u100"]), ""),
-            ("POST /v1/ask, u5 (5%), audited", ask(users["u5"]), "≤ 50 ms"),
-        ]
-        for name, call, target in cases:
-            ms = sequential(call, args.requests, base)
-            p50, p95 = percentiles(ms)
-            report.add(name, "sequential", p50, p95, 1000 / float(np.mean(ms)), target)
-        for name, call, _ in (cases[0], cases[1], cases[4]):
-            ms, rate = concurrent(call, args.requests, base, args.concurrency)
-            p50, p95 = percentiles(ms)
-            report.add(name, f"{args.concurrency} concurrent", p50, p95, rate, "")
+        breakdowns: dict[str, dict[str, dict[str, float]]] = {}
+        for mode in modes:
+            after = audit_head(data_dir)
+            port = free_port()
+            proc = start_server(data_dir, port, MODES[mode])
+            base = f"http://127.0.0.1:{port}"
+            for e, (name, path, key) in enumerate(endpoints):
+                baseline: Phase | None = None
+                for lv, workers in enumerate(levels):
+                    offset = (e * len(levels) + lv) * args.requests
+                    bodies: list[dict[str, object]] = [{key: t} for t in texts[offset : offset + args.requests]]
+                    warm: list[dict[str, object]] = [{key: t} for t in warm_texts]
+                    got = phase(base, path, headers, bodies, warm, workers)
+                    baseline = baseline or got
+                    p50, p95 = percentiles(got.latencies_ms or [0.0])
+                    _, base95 = percentiles(baseline.latencies_ms or [0.0])
+                    report.add(
+                        name, mode, workers, p50, p95, got.rate, got.errors, got.rate / baseline.rate, p95 / base95
+                    )
+            proc.terminate()
+            proc.wait(timeout=60)
+            proc = None
+            breakdowns[mode] = stage_medians(data_dir, after)
         report.print()
-        stages = stage_medians(data_dir)
+        stage_names = sorted({s for b in breakdowns.values() for v in b.values() for s in v})
         breakdown = Report(
-            "Server-side stage medians from the audit rows (ms)",
-            [
-                "kind, caller (sequential and concurrent rows together)",
-                *sorted({s for v in stages.values() for s in v}),
-            ],
+            "Server-side stage medians from the audit rows, all phases (ms)", ["mode, kind", *stage_names]
         )
-        for kind, values in sorted(stages.items()):
-            breakdown.add(kind, *(values.get(s, "—") for s in breakdown.columns[1:]))
+        for mode, stages in breakdowns.items():
+            for kind, values in sorted(stages.items()):
+                breakdown.add(f"{mode}, {kind}", *(values.get(s, "—") for s in stage_names))
         breakdown.print()
         out = RESULTS / ("http-quick.md" if args.quick else "http.md")
         out.write_text(machine() + "\n\n" + report.markdown() + "\n" + breakdown.markdown(), encoding="utf-8")

@@ -34,6 +34,7 @@ from gateway.pipeline import AnswerPipeline
 from gateway.ratelimit import RequestLimiter
 from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
+from gateway.retrieval.query_embed import query_embedder
 from gateway.settings import Settings
 from gateway.stages import Stages
 from gateway.storage import secure_file, secure_tree
@@ -250,6 +251,9 @@ class Services:
     def close(self) -> None:
         self.documents.shutdown()
         self.anchorer.stop()  # the shutdown anchor: signs the final head
+        close_query_embedder = getattr(self.pipeline.embedder, "close", None)
+        if callable(close_query_embedder):
+            close_query_embedder()  # the batching thread serves what is queued, then stops
         self.policy.stop()
         self.retriever.close()
         self.pipeline.stages.close()
@@ -284,7 +288,7 @@ def build_services(
     engine = make_engine(settings.resolved_database_url, lock_timeout_seconds=bound, statement_timeout_seconds=bound)
     metrics = Metrics()
     policy = provide_policy(settings, engine)
-    audit = AuditLog(engine)
+    audit = AuditLog(engine, max_batch=settings.audit.group_commit_max)
     retriever = retriever or provide_retriever(settings)
     embedder = embedder or provide_embedder(settings)
     generator = provide_generator(settings, AdapterRegistry(engine))  # each tenant's active adapter
@@ -303,7 +307,7 @@ def build_services(
     pipeline = AnswerPipeline(
         policy=policy,
         retriever=retriever,
-        embedder=embedder,
+        embedder=query_embedder(embedder, settings.embedding),
         generator=generator,
         audit=audit,
         states=documents.registry,

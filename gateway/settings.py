@@ -129,6 +129,20 @@ class EmbeddingSettings(BaseSettings):
     """``auto``: bfloat16 matmuls where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.
     Measured here: 230 vs 83 passages/s, cosine to fp32 >= 0.9999, top-10 neighbours 99.6% equal."""
     threads: int | None = None
+    query_batching: bool = True
+    """Embed concurrent queries together in one forward pass (``gateway.retrieval.query_embed``)."""
+    query_batch_window_ms: float = Field(default=2.0, ge=0, le=50)
+    """How long the first query of a batch waits for others to join it."""
+    query_batch_max: int = Field(default=32, ge=1)
+    query_queue_max: int = Field(default=256, ge=1)
+    """Queries waiting to be embedded beyond this are refused at once (503 ``embedding_busy``)."""
+    query_threads: int | None = Field(default=1, ge=1)
+    """Torch threads of the one thread that runs the batched query forward passes. One: the
+    batches run on one core while HTTP, retrieval and audit use the other; measured here under
+    load, a two-thread OpenMP team on that thread took 1.5-2 s per forward pass instead of ~50 ms
+    (its barriers wait for a descheduled partner). None keeps torch's default."""
+    query_cache_size: int = Field(default=4096, ge=0)
+    """Query embeddings kept (LRU, keyed by model id and normalised text); 0 turns the cache off."""
 
 
 class IngestSettings(BaseSettings):
@@ -213,6 +227,9 @@ class AuditSettings(BaseSettings):
     anchor_sink: Path | None = None
     """Optional second sink: an append-only JSON-lines file (``chattr +a``, or a mounted object-store
     path) that receives every anchor, so an attacker with only database access cannot delete them."""
+    group_commit_max: int = Field(default=64, ge=1)
+    """Audit rows that are ready together are appended in one transaction, at most this many
+    (``gateway.audit.group``); 1 writes one transaction per row."""
     export_batch_rows: int = Field(default=2000, ge=1)
     """Rows per keyset page when exporting: bounds the exporter's memory."""
     retention_days: dict[str, int] = Field(default_factory=dict)

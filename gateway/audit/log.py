@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit.chain import GENESIS_HASH, canonical_dict, stored_row
+from gateway.audit.group import GroupCommit
 from gateway.audit.models import AUDIT_TABLE
 from gateway.audit.record import AuditRecord
 from gateway.audit.verify import VerifyResult, verify_rows
@@ -51,10 +52,12 @@ class AuditEntry:
 class AuditLog:
     """The tamper-evident audit trail on one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = 64) -> None:
+        """``max_batch`` rows at most per group-committed transaction (1: one transaction per append)."""
         self._engine = engine
         self._dialect = engine.dialect.name
         self._listeners: list[Callable[[AuditEntry], None]] = []
+        self.group: GroupCommit[AuditRecord, AuditEntry] = GroupCommit(self._append_batch, max_batch=max_batch)
 
     def add_listener(self, listener: Callable[[AuditEntry], None]) -> None:
         """Call ``listener`` after every committed append (the anchorer counts rows this way).
@@ -74,11 +77,20 @@ class AuditLog:
     def append(self, record: AuditRecord) -> AuditEntry:
         """Write ``record`` as the next row of the chain and commit it.
 
+        Rows appended concurrently by other threads may share the transaction (group commit,
+        :mod:`gateway.audit.group`); this returns only once this row is committed.
+
         Raises:
             AuditUnavailable: the row could not be written (the cause is logged, not exposed).
         """
+        if self.group.max_batch == 1:
+            with self.transaction() as tx:
+                return tx.append(record)
+        return self.group.submit(record)
+
+    def _append_batch(self, records: Sequence[AuditRecord]) -> list[AuditEntry]:
         with self.transaction() as tx:
-            return tx.append(record)
+            return [tx.append(r) for r in records]
 
     @contextmanager
     def transaction(self) -> Iterator[AuditTransaction]:
@@ -269,6 +281,8 @@ class AuditTransaction:
         """The transaction's connection: run the change that the audit rows describe on it."""
         self.entries: list[AuditEntry] = []
         """What was appended (the audit log notifies its listeners of these after the commit)."""
+        self._head: tuple[int, str] | None = None
+        """The chain head as this transaction left it: the lock is held, so read it only once."""
 
     def append(self, record: AuditRecord) -> AuditEntry:
         """Add ``record`` as the next row of the chain (committed with the transaction).
@@ -277,12 +291,15 @@ class AuditTransaction:
             AuditUnavailable: the row could not be written; the caller's transaction is then void.
         """
         try:
-            last = self.connection.execute(
-                select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)
-            ).first()
-            sequence, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS_HASH)
+            if self._head is None:
+                last = self.connection.execute(
+                    select(T.c.sequence, T.c.row_hash).order_by(T.c.sequence.desc()).limit(1)
+                ).first()
+                self._head = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+            sequence, prev_hash = self._head[0] + 1, self._head[1]
             row = stored_row(record, sequence=sequence, prev_hash=prev_hash)
             self.connection.execute(insert(T), row)
+            self._head = (sequence, row["row_hash"])
         except SQLAlchemyError as exc:
             logger.error("audit append failed (request %s)", record.request_id, exc_info=exc)
             raise AuditUnavailable() from exc

@@ -83,6 +83,11 @@ class TransformersEmbedder:
         self.dimension: int = int(self._model.config.hidden_size)
         self.model_id: str = _PACKAGED_MODEL_ID if model_dir == packaged_model_dir() else model_dir.name
 
+    def use_threads(self, threads: int) -> None:
+        """Intra-op threads for forward passes run *on the calling thread* (OpenMP's setting is
+        per thread): the query batcher calls this on its own thread."""
+        self._torch.set_num_threads(threads)
+
     def embed(self, texts: Sequence[str]) -> Vector:
         """Mean-pooled, L2-normalised embeddings, computed in batches of ``batch_size``.
 

@@ -1,0 +1,1 @@
+"""Load test: simulated users asking and searching over HTTP (``python -m bench.load``)."""
