@@ -128,6 +128,9 @@ def _handler(upstream: Upstream) -> type[BaseHTTPRequestHandler]:
 def serve_openai(upstream: Upstream) -> Iterator[str]:
     """Serve ``upstream`` on a free loopback port; yields the base URL (``.../v1``)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream))
+    # Handler threads are joined on close: one still running the model (a deliberately slow answer)
+    # when the interpreter finalises would abort the whole test process (torch's thread pool is gone).
+    server.daemon_threads = False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
