@@ -21,6 +21,7 @@ from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.api.quarantine import QuarantineController
 from gateway.api.v1 import DocumentController, RetrievalController
+from gateway.console import console_router, console_templates
 from gateway.deps import Services, build_services
 from gateway.errors import GatewayError
 from gateway.observability import configure_logging, new_request_id, request_id_var
@@ -98,14 +99,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             AdminController,
             QuarantineController,
             AuditController,
+            *([console_router(settings)] if settings.console.enabled else []),
         ],
+        template_config=console_templates() if settings.console.enabled else None,
         dependencies=DEPENDENCIES,
         exception_handlers=handlers,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="gateway", version=__version__, path="/schema"),
         debug=False,
         logging_config=None,
-        # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
         # Documents arrive base64-encoded in JSON: allow the configured document size plus headroom.
         request_max_body_size=settings.max_document_bytes * 4 // 3 + 1_000_000,
     )
