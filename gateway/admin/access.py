@@ -158,10 +158,16 @@ def _compare(person: Principal, before: AclFilter, after: AclFilter, docs: Seque
             change.lost.append(doc)
     collections = sorted({d.collection for d in docs})
     for c in collections:
-        was = not before.deny_all and c not in before.denied_collections and (
-            before.allowed_collections is None or c in before.allowed_collections)
-        now = not after.deny_all and c not in after.denied_collections and (
-            after.allowed_collections is None or c in after.allowed_collections)
+        was = (
+            not before.deny_all
+            and c not in before.denied_collections
+            and (before.allowed_collections is None or c in before.allowed_collections)
+        )
+        now = (
+            not after.deny_all
+            and c not in after.denied_collections
+            and (after.allowed_collections is None or c in after.allowed_collections)
+        )
         if now and not was:
             change.gained_collections.append(c)
         elif was and not now:

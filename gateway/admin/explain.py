@@ -44,11 +44,15 @@ class AccessExplain:
         """Raises ``NotFound`` (audited as refused) for a document absent from the scope's tenant."""
         row = self._documents.find(scope.tenant, document_id)
         if row is None:
-            details = {"reason": "absent", "document_id": document_id}
-            self._audit.append(scope.record(kind="admin", status="refused", action="policy.explain", details=details))
+            absent = {"reason": "absent", "document_id": document_id}
+            self._audit.append(scope.record(kind="admin", status="refused", action="policy.explain", details=absent))
             raise NotFound("no such document")
         decision = scope.view.explain(who, document_ref(row))
-        details = {"subject": who.subject, "document_id": row.document_id, "allowed": decision.allowed}
+        details: dict[str, object] = {
+            "subject": who.subject,
+            "document_id": row.document_id,
+            "allowed": decision.allowed,
+        }
         self._audit.append(scope.record(kind="admin", status="ok", action="policy.explain", details=details))
         return Explanation(
             allowed=decision.allowed,

@@ -28,9 +28,7 @@ def line_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[flo
         colour = PALETTE[k % len(PALETTE)]
         pts = " ".join(point(i, v) for i, v in enumerate(values))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}"/>')
-        parts.append(
-            f'<text x="{PAD + 110 * k}" y="{HEIGHT - 6}" font-size="11" fill="{colour}">{escape(name)}</text>'
-        )
+        parts.append(f'<text x="{PAD + 110 * k}" y="{HEIGHT - 6}" font-size="11" fill="{colour}">{escape(name)}</text>')
     if labels:
         parts.append(f'<text x="{PAD}" y="{HEIGHT - PAD + 12}" font-size="9" fill="#333">{escape(labels[0])}</text>')
         parts.append(

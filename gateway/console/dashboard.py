@@ -48,14 +48,14 @@ class DashboardReport:
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         since = now - timedelta(hours=hours)
         query = (
-            select(A.c.occurred_at, A.c.kind, A.c.status, A.c.action, A.c.latencies_ms, A.c.guards, A.c.details)
+            select(A.c.occurred_at, A.c.kind, A.c.status, A.c.latencies_ms, A.c.guards, A.c.details)
             .where(A.c.tenant == scope.tenant, A.c.occurred_at >= since)
             .order_by(A.c.sequence.desc())
             .limit(MAX_ROWS)
         )
         try:
             with self._engine.connect() as conn:
-                rows = conn.execute(query).all()
+                rows = list(conn.execute(query).all())
         except SQLAlchemyError as exc:
             raise AuditUnavailable() from exc
         board = _aggregate(rows, since, hours)
@@ -68,7 +68,7 @@ def _aggregate(rows: list[Any], since: datetime, hours: int) -> Dashboard:
     series: dict[str, list[float]] = {k: [0.0] * hours for k in ("req", "ref", "qua", "red")}
     stages: dict[str, list[float]] = defaultdict(list)
     by_type: dict[str, float] = defaultdict(float)
-    for occurred_at, kind, status, action, latencies, guards, details in rows:
+    for occurred_at, kind, status, latencies, guards, details in rows:
         at = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=UTC)
         slot = min(hours - 1, max(0, int((at - since).total_seconds() // 3600)))
         if kind in ("ask", "search"):
@@ -86,7 +86,9 @@ def _aggregate(rows: list[Any], since: datetime, hours: int) -> Dashboard:
     ordered = {s: p95(stages[s]) for s in STAGES if s in stages} | {
         s: p95(v) for s, v in sorted(stages.items()) if s not in STAGES
     }
-    return Dashboard(labels, series["req"], series["ref"], series["qua"], series["red"], ordered, dict(by_type), len(rows))
+    return Dashboard(
+        labels, series["req"], series["ref"], series["qua"], series["red"], ordered, dict(by_type), len(rows)
+    )
 
 
 def _redactions(guards: dict[str, Any]) -> dict[str, float]:

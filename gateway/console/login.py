@@ -51,9 +51,7 @@ def with_cookie(response: Response[Any], request: Request[Any, Any, Any], sessio
         for name in (COOKIE, SECURE_COOKIE):
             response.delete_cookie(name, path="/")
         return response
-    response.set_cookie(
-        session_cookie_name(secure), session_id, path="/", httponly=True, samesite="lax", secure=secure
-    )
+    response.set_cookie(session_cookie_name(secure), session_id, path="/", httponly=True, samesite="lax", secure=secure)
     return response
 
 
@@ -146,7 +144,9 @@ class LogoutController(Controller):
     include_in_schema = False
 
     @post("/logout", guards=[csrf_guard])
-    async def logout(self, request: Request[Any, Any, Any], settings: Settings, sessions: SessionStore) -> Response[Any]:
+    async def logout(
+        self, request: Request[Any, Any, Any], settings: Settings, sessions: SessionStore
+    ) -> Response[Any]:
         """End the session here, then at the IdP when it advertises RP-initiated logout."""
         principal: Principal = request.user
         await sessions.delete(cookie_value(request))

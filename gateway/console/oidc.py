@@ -74,10 +74,10 @@ async def exchange_code(
         "client_id": client_id,
     }
     secret = settings.oidc.client_secret
-    auth = (client_id, secret.get_secret_value()) if secret is not None else None
+    auth: httpx.Auth | None = httpx.BasicAuth(client_id, secret.get_secret_value()) if secret is not None else None
     try:
         async with httpx.AsyncClient(timeout=settings.oidc.http_timeout_seconds, follow_redirects=False) as http:
-            response = await http.post(metadata.token_endpoint, data=form, auth=auth)
+            response = await http.post(metadata.token_endpoint, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT)
     except httpx.HTTPError:
         raise ServiceUnavailable("Identity provider unavailable", code="idp_unavailable") from None
     if response.status_code in (400, 401):

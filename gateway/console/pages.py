@@ -66,7 +66,8 @@ def render(request: AnyRequest, name: str, **context: Any) -> Template:
 def visible(text: str) -> str:
     """Invisible and control characters spelled out (``\\u200b``), so hidden text shows as evidence."""
     return "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs", "Zl", "Zp")
+        ch
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs", "Zl", "Zp")
         else f"\\u{ord(ch):04x}"
         for ch in text
     )
@@ -145,14 +146,18 @@ class PolicyPages(Controller):
 
     @post("/apply", guards=[csrf_guard, *_policies("admin", "policy.change")])
     async def apply(
-        self, admin: NamedDependency[AdminScope], policy_admin: NamedDependency[PolicyAdmin], data: Form
+        self,
+        request: AnyRequest,
+        admin: NamedDependency[AdminScope],
+        policy_admin: NamedDependency[PolicyAdmin],
+        data: Form,
     ) -> Redirect:
         """Save a previewed edit, unless the policy moved on since the preview (then preview again)."""
         rule, op = _rule(data)
         if _int_or_none(data.get("expected_version")) != admin.view.version:
             details = {"reason": "policy_changed_since_preview", "op": op, "rule": list(rule.fields)}
             record = admin.record(kind="admin", status="refused", action=f"policy.{op}", details=details)
-            await _in_thread(policy_admin._audit.append, record)
+            await _in_thread(services_of(request).audit.append, record)
             raise Conflict("the policy changed since this preview: preview the edit again")
         note: dict[str, object] = {"via": "console"}
         rollback = _int_or_none(data.get("rollback_of"))
