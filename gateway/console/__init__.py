@@ -84,9 +84,13 @@ def console_router(settings: Settings, sessions: SessionStore | None = None) -> 
     return Router(
         path="/",
         route_handlers=handlers,
-        dependencies={"sessions": Provide(lambda: store, sync_to_thread=False)},
+        # The console's own settings object (the one its routes were built from) for its handlers.
+        dependencies={
+            "sessions": Provide(lambda: store, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+        },
         after_request=security_headers(content_security_policy(targets)),
-        exception_handlers={Exception: _error_page},
+        exception_handlers={GatewayError: _error_page, HTTPException: _error_page, Exception: _error_page},
         include_in_schema=False,
     )
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Response, Template
@@ -86,14 +87,17 @@ class LoginController(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_page(self, request: Request[Any, Any, Any], settings: Settings) -> Template:
+    async def login_page(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> Template:
         sso = bool(settings.oidc.issuer and settings.oidc.client_id)
         error = request.query_params.get("error")
         return Template("login.html", context={"sso": sso, "dev": settings.dev_issuer, "error": error})
 
     @get("/login/sso")
     async def login_sso(
-        self, request: Request[Any, Any, Any], settings: Settings, sessions: SessionStore
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        sessions: NamedDependency[SessionStore],
     ) -> Response[Any]:
         issuer = services_of(request).verifier.oidc
         if issuer is None or not settings.oidc.client_id:
@@ -113,7 +117,10 @@ class LoginController(Controller):
 
     @get("/callback")
     async def callback(
-        self, request: Request[Any, Any, Any], settings: Settings, sessions: SessionStore
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        sessions: NamedDependency[SessionStore],
     ) -> Response[Any]:
         """Check ``state`` against the session, exchange the code with the PKCE verifier, verify the ID token."""
         session_id = cookie_value(request)
@@ -145,7 +152,10 @@ class LogoutController(Controller):
 
     @post("/logout", guards=[csrf_guard])
     async def logout(
-        self, request: Request[Any, Any, Any], settings: Settings, sessions: SessionStore
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        sessions: NamedDependency[SessionStore],
     ) -> Response[Any]:
         """End the session here, then at the IdP when it advertises RP-initiated logout."""
         principal: Principal = request.user
@@ -170,7 +180,9 @@ class DevLoginController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def personas_page(self, request: Request[Any, Any, Any], sessions: SessionStore) -> Response[Any]:
+    async def personas_page(
+        self, request: Request[Any, Any, Any], sessions: NamedDependency[SessionStore]
+    ) -> Response[Any]:
         session_id = cookie_value(request)
         session = await sessions.load(session_id)
         if session is None or session_id is None:
@@ -180,7 +192,9 @@ class DevLoginController(Controller):
         return with_cookie(page, request, session_id)
 
     @post("/")
-    async def pick(self, request: Request[Any, Any, Any], sessions: SessionStore, data: Form) -> Response[Any]:
+    async def pick(
+        self, request: Request[Any, Any, Any], sessions: NamedDependency[SessionStore], data: Form
+    ) -> Response[Any]:
         session = await sessions.load(cookie_value(request))
         sent = data.get(CSRF_FIELD, "")
         if session is None or not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
