@@ -110,9 +110,9 @@ class OIDCIssuer:
             TokenRejected: any check fails (``invalid_claim`` for a wrong or missing nonce).
         """
         header = read_header(token, self._allowed)
-        if header.kid is None:
+        jwk = await self._jwks.key(header.kid) if header.kid is not None else await self._jwks.sole_key()
+        if jwk is None:  # no kid and several keys: which one signed is not ours to guess
             raise TokenRejected(Reason.MISSING_KID)
-        jwk = await self._jwks.key(header.kid)
         claims = decode_verified(
             token, key_for(jwk, header), header, issuer=self._issuer, audience=client_id,
             leeway=self._oidc.leeway_seconds,
