@@ -6,6 +6,7 @@ script, sessions on the server, login by OIDC (or, with the development issuer, 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from gateway.observability import request_id_var
 from gateway.settings import Settings
 
 HERE = Path(__file__).parent
+log = logging.getLogger("gateway.console")
 
 
 def console_templates() -> TemplateConfig[JinjaTemplateEngine]:
@@ -56,7 +58,10 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         status, title = exc.status_code, "Error"
         detail = str(exc.detail) if status < 500 else "Please try again later."
     else:
+        log.error("unhandled error in the console", exc_info=exc)
         status, title, detail = 500, "Internal error", "Please try again later."
+    if isinstance(exc, GatewayError) and status >= 500:
+        log.warning("dependency failure", extra={"code": exc.code, "status": status})
     context = {"status": status, "title": title, "detail": detail, "request_id": request_id_var.get(), "me": None}
     return Template("error.html", context=context, status_code=status)
 
