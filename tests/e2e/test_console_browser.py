@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright import sync_api as playwright_api
 
 from gateway.auth.dev import mint_dev_token
 from tests.e2e.conftest import REPO, TENANT, make_settings
 from tests.e2e.console_support import oidc_provider_mock
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts" / "console"
 CLIENT_ID = "gateway-console"
@@ -186,7 +186,7 @@ def test_a_quarantined_document_is_reviewed_inertly_and_approved(admin: Any, ser
     admin.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     admin.goto("/console/quarantine")
     _shot(admin, "quarantine")
-    admin.click(f"text={r.json()['quarantine_id']}")
+    admin.click(f"a[href='/console/quarantine/{r.json()['quarantine_id']}']")
     assert admin.inner_text("#title") == XSS_TITLE  # shown as text, not parsed as markup
     assert "Ignore all previous instructions" in admin.inner_text("#excerpt")
     assert admin.evaluate("window.__xss") is None and admin.locator("img[src=x]").count() == 0
