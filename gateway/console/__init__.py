@@ -21,7 +21,14 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from gateway.console.login import DevLoginController, LoginController, LogoutController
-from gateway.console.pages import AuditPages, DashboardController, ExplainPage, PolicyPages, QuarantinePages
+from gateway.console.pages import (
+    AuditPages,
+    DashboardController,
+    ExplainPage,
+    ModelPages,
+    PolicyPages,
+    QuarantinePages,
+)
 from gateway.console.security import (
     LoginRequired,
     content_security_policy,
@@ -76,7 +83,7 @@ def console_router(settings: Settings, sessions: SessionStore | None = None) -> 
         targets = f" {parts.scheme}://{parts.netloc}"
     pages = Router(
         path="/",
-        route_handlers=[DashboardController, PolicyPages, ExplainPage, QuarantinePages, AuditPages],
+        route_handlers=[DashboardController, PolicyPages, ExplainPage, QuarantinePages, AuditPages, ModelPages],
         guards=[session_guard(store)],
     )
     logout = Router(path="/", route_handlers=[LogoutController], guards=[session_guard(store, console_role=False)])

@@ -23,12 +23,12 @@ from gateway.admin.explain import AccessExplain
 from gateway.admin.policies import PolicyAdmin
 from gateway.admin.quarantine import QuarantineReview
 from gateway.admin.scope import AdminScope
-from gateway.api.security import Guard, policy_view, requires, services_of
+from gateway.api.security import Guard, admin_scope, policy_view, requires, services_of
 from gateway.audit.export import ExportFilter
 from gateway.authz.rules import PolicyRule
 from gateway.console.charts import bar_chart, line_chart
 from gateway.console.dashboard import DashboardReport
-from gateway.console.models import ModelCatalog
+from gateway.console.models import ModelAdmin, model_admin
 from gateway.console.security import console_roles, csrf_guard, session_of
 from gateway.deps import MODEL_PATH
 from gateway.errors import Conflict, InvalidRequest, NotFound
@@ -42,10 +42,11 @@ NAV = (
     ("/console/explain", "Explain", "system:policies", "read"),
     ("/console/quarantine", "Quarantine", "system:documents", "admin"),
     ("/console/audit", "Audit", "system:audit", "read"),
-    ("/console/models", "Models", "system:policies", "read"),
+    ("/console/models/", "Models", "system:audit", "read"),
 )
 FLASH = {"added": "Rule added.", "removed": "Rule removed.", "approved": "Document approved and indexed.",
-         "rejected": "Document rejected.", "unchanged": "Nothing changed."}  # fmt: skip
+         "rejected": "Document rejected.", "unchanged": "Nothing changed.", "activated": "Adapter activated.",
+         "rolled_back": "Rolled back to the previous adapter."}  # fmt: skip
 AUDIT_PAGE = 50
 
 
@@ -107,13 +108,62 @@ class DashboardController(Controller):
         }
         return render(request, "dashboard.html", board=board, charts=charts)
 
-    @get("/models", guards=_policies("read", "console.models"))
-    async def models(self, request: AnyRequest, admin: NamedDependency[AdminScope]) -> Template:
-        catalog: ModelCatalog | None = getattr(request.app.state, "model_catalog", None)
-        shown = None
-        if catalog is not None:
-            shown = {"datasets": catalog.datasets(admin.tenant), "adapters": catalog.adapters(admin.tenant)}
-        return render(request, "models.html", catalog=shown)
+
+MODELS_GUARD = requires("system:models", "admin", audit_action="finetune.adapters")
+
+
+class ModelPages(Controller):
+    """Behind the console's session guard; the registry's own right (``system:models`` admin, as for
+    ``/v1/admin/finetune``) is checked once a registry is configured."""
+
+    path = "/console/models"
+    include_in_schema = False
+
+    @get("/")
+    async def models(self, request: AnyRequest) -> Template:
+        service = model_admin(request)
+        if service is None:
+            return render(request, "models.html", catalog=None)
+        await MODELS_GUARD(request, request.route_handler)
+        admin = admin_scope(request)
+        datasets = await _in_thread(service.datasets, admin)
+        adapters, active = await _in_thread(service.adapters, admin)
+        shown = [{**_fields(a), "gate_list": _gates(getattr(a, "gates", {}) or {})} for a in adapters]
+        return render(request, "models.html", catalog={"datasets": datasets, "adapters": shown, "active": active})
+
+    @post("/activate", guards=[csrf_guard, requires("system:models", "admin", audit_action="finetune.activate")])
+    async def activate(self, request: AnyRequest, admin: NamedDependency[AdminScope], data: Form) -> Redirect:
+        service = _configured(request)
+        version = _int_or_none(data.get("version"))
+        await _in_thread(service.activate, admin, data.get("name", ""), version)
+        return Redirect("/console/models?done=activated", status_code=303)
+
+    @post("/rollback", guards=[csrf_guard, requires("system:models", "admin", audit_action="finetune.rollback")])
+    async def rollback(self, request: AnyRequest, admin: NamedDependency[AdminScope]) -> Redirect:
+        await _in_thread(_configured(request).rollback, admin)
+        return Redirect("/console/models?done=rolled_back", status_code=303)
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    names = ("id", "name", "version", "base", "dataset_id", "status")
+    return {name: getattr(row, name, None) for name in names}
+
+
+def _gates(gates: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each gate's name and whether it passed (a bool, or a mapping with ``passed``)."""
+    out = []
+    for name, value in sorted(gates.items()):
+        passed = value.get("passed") if isinstance(value, dict) else value
+        if isinstance(passed, bool):
+            out.append({"name": name, "passed": passed})
+    return out
+
+
+def _configured(request: AnyRequest) -> ModelAdmin:
+    service = model_admin(request)
+    if service is None:
+        raise NotFound("the fine-tuning registry is not configured")
+    return service
 
 
 class PolicyPages(Controller):

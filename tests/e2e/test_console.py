@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from litestar.stores.memory import MemoryStore
 from litestar.testing import TestClient
 
 from gateway.app import create_app
+from gateway.authz import rules
 from gateway.authz.rules import PolicyRule
+from gateway.console.models import MODEL_ADMIN_FACTORY
 from gateway.console.session import SessionStore, new_session
 from gateway.deps import Services
 from tests.e2e.conftest import TENANT
@@ -236,3 +239,63 @@ def test_logout_ends_the_session(client: TestClient[Any], services: Services) ->
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
     assert client.get("/console/", follow_redirects=False).status_code == 303
     assert audit_rows(services, "console.logout")
+
+
+class FakeModelAdmin:
+    """A registry with two adapters (one failed its gates); records what the console asked for."""
+
+    def __init__(self) -> None:
+        ok = {"pii_emission": {"passed": True}, "quality": True}
+        common = {"name": "support", "base": "smollm2", "dataset_id": "ds1"}
+        self.rows = [
+            SimpleNamespace(id=1, version=1, status="passed", gates=ok, **common),
+            SimpleNamespace(id=2, version=2, status="failed", gates={"canary": {"passed": False}}, **common),
+        ]
+        self.active: int | None = None
+        self.calls: list[tuple[str, str]] = []
+
+    def datasets(self, scope: Any) -> list[Any]:
+        return [SimpleNamespace(id="ds1", created_by="root", created_at="2026-11-30")]
+
+    def adapters(self, scope: Any) -> tuple[list[Any], int | None]:
+        self.calls.append(("adapters", scope.tenant))
+        return self.rows, self.active
+
+    def activate(self, scope: Any, name: str, version: int | None) -> Any:
+        self.calls.append(("activate", f"{scope.tenant}:{name}:{version}"))
+        self.active = version
+        return self.rows[0]
+
+    def rollback(self, scope: Any) -> tuple[int | None, int | None]:
+        self.calls.append(("rollback", scope.tenant))
+        moved, self.active = (self.active, None), None
+        return moved
+
+
+def test_the_models_page_says_when_no_registry_is_configured(client: TestClient[Any]) -> None:
+    r = dev_login(client, "root").get("/console/models/")
+    assert r.status_code == 200 and 'id="models-not-configured"' in r.text
+    page = client.get("/console/")
+    assert client.post("/console/models/rollback", data={"_csrf": csrf_of(page.text)}).status_code in (403, 404)
+
+
+def test_the_models_page_lists_gates_and_activates_through_the_registry(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The registry's branch adds system:models to the known resources; until it is merged, this test does.
+    monkeypatch.setattr(rules, "SYSTEM_RESOURCES", rules.SYSTEM_RESOURCES | {"system:models"})
+    fake = FakeModelAdmin()
+    app = create_app(services=services)
+    app.state[MODEL_ADMIN_FACTORY] = lambda _services: fake
+    with TestClient(app=app) as client:
+        dev_login(client, "root")
+        assert client.get("/console/models/").status_code == 403  # system:models admin is not granted yet
+        services.policy.add_rule(PolicyRule("p", ("role:admin", "*", "system:models", "admin", "allow")), actor="test")
+        page = client.get("/console/models/")
+        assert page.status_code == 200
+        assert "pii_emission: pass" in page.text and "canary: fail" in page.text
+        form = {"_csrf": csrf_of(page.text), "name": "support", "version": "1"}
+        assert client.post("/console/models/activate", data=form, follow_redirects=False).status_code == 303
+        assert ("activate", f"{TENANT}:support:1") in fake.calls
+        assert client.post("/console/models/rollback", data={"_csrf": form["_csrf"]}).status_code == 200
+        assert ("rollback", TENANT) in fake.calls

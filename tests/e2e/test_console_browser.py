@@ -257,7 +257,7 @@ def test_a_non_admin_is_refused_and_a_request_without_csrf_token_is_refused(
     form = {"op": "add", "ptype": "p", "rule": f"user:dana, {TENANT}, collection:hr, read, allow"}
     refused = admin.context.request.post("/console/policies/preview", form=form)
     assert refused.status == 403 and "CSRF" in refused.text()
-    admin.goto("/console/models")
+    admin.goto("/console/models/")
     assert "not configured" in admin.inner_text("#models-not-configured")
     _shot(admin, "models")
     admin.goto("/console/")
