@@ -174,8 +174,12 @@ class PolicyPages(Controller):
     async def policies(
         self, request: AnyRequest, admin: NamedDependency[AdminScope], policy_admin: NamedDependency[PolicyAdmin]
     ) -> Template:
-        history = await _in_thread(policy_history, services_of(request).engine, admin.tenant)
+        services = services_of(request)
+        history = await _in_thread(policy_history, services.engine, admin.tenant)
         can_admin = admin.view.decide(admin.acting, "system:policies", "admin").allowed
+        details = {"rules": len(policy_admin.rules(admin)), "history": len(history)}
+        record = admin.record(kind="read", status="ok", action="policy.list", details=details)
+        await _in_thread(services.audit.append, record)
         return render(
             request, "policies.html", rules=policy_admin.rules(admin), version=admin.view.version,
             history=history, can_admin=can_admin,

@@ -136,12 +136,18 @@ def test_a_grant_is_previewed_saved_audited_once_and_changes_search(
     client: TestClient[Any], services: Services, auth: Auth
 ) -> None:
     assert _hr_hits(client, auth) == []  # alice is now known to the gateway (her search is audited)
+    doc = {"id": "hr-xss", "collection": "hr", "title": "<script>alert(1)</script>Pay scales", "text": "Pay scales."}
+    assert client.post("/v1/documents", json=doc, headers=auth("root", ["gateway-admins"])).status_code == 201
+    start = head(services)
     page = dev_login(client, "root").get("/console/policies")
+    assert [r["status"] for r in audit_rows(services, "policy.list", since=start)] == ["ok"]
     csrf = csrf_of(page.text)
     preview = client.post("/console/policies/preview", data={"_csrf": csrf, "op": "add", "ptype": "p", "rule": HR_RULE})
     assert preview.status_code == 200
     assert "user:alice" in preview.text and "gain read on hr: user:alice" in preview.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Pay scales" in preview.text and "<script>alert" not in preview.text
     assert services.policy.version == 2 and _hr_hits(client, auth) == []  # nothing saved by a preview
+    assert len(audit_rows(services, "policy.whatif", since=start)) == 1
     start = head(services)
     form = {"_csrf": csrf, "op": "add", "ptype": "p", "rule": HR_RULE, "expected_version": "2"}
     saved = client.post("/console/policies/apply", data=form, follow_redirects=False)
