@@ -20,15 +20,10 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from gateway.console.audit_pages import AuditPages
 from gateway.console.login import DevLoginController, LoginController, LogoutController
-from gateway.console.pages import (
-    AuditPages,
-    DashboardController,
-    ExplainPage,
-    ModelPages,
-    PolicyPages,
-    QuarantinePages,
-)
+from gateway.console.model_pages import ModelPages
+from gateway.console.pages import DashboardController, ExplainPage, PolicyPages, QuarantinePages
 from gateway.console.security import (
     LoginRequired,
     content_security_policy,
