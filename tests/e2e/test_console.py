@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from litestar.stores.memory import MemoryStore
 from litestar.testing import TestClient
+from pydantic import SecretStr
 
 from gateway.app import create_app
 from gateway.authz import rules
 from gateway.authz.rules import PolicyRule
 from gateway.console.models import MODEL_ADMIN_FACTORY
-from gateway.console.session import SessionStore, new_session
+from gateway.console.session import SessionStore, new_session, provide_session_store
 from gateway.deps import Services
 from tests.e2e.conftest import TENANT
 from tests.e2e.console_support import audit_rows, csrf_of, dev_login, head
@@ -305,3 +306,23 @@ def test_the_models_page_lists_gates_and_activates_through_the_registry(
         assert ("activate", f"{TENANT}:support:1") in fake.calls
         assert client.post("/console/models/rollback", data={"_csrf": form["_csrf"]}).status_code == 200
         assert ("rollback", TENANT) in fake.calls
+
+
+def test_sessions_live_in_redis_when_configured(services: Services) -> None:
+    settings = services.settings.model_copy(
+        update={"console": services.settings.console.model_copy(
+            update={"session_store": "redis", "redis_url": SecretStr("redis://127.0.0.1:6379/0"),
+                    "idle_timeout_seconds": 30})}
+    )  # fmt: skip
+    store = provide_session_store(settings)
+
+    async def scenario() -> None:
+        session = new_session()
+        session.subject, session.tenant = "root", TENANT
+        sid = await store.create(session)
+        loaded = await store.load(sid)
+        assert loaded is not None and loaded.subject == "root"
+        await store.delete(sid)
+        assert await store.load(sid) is None
+
+    asyncio.run(scenario())
