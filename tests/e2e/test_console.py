@@ -326,3 +326,12 @@ def test_sessions_live_in_redis_when_configured(services: Services) -> None:
         assert await store.load(sid) is None
 
     asyncio.run(scenario())
+
+
+def test_an_unavailable_policy_store_is_a_503_page_without_details(client: TestClient[Any], services: Services) -> None:
+    dev_login(client, "root")
+    services.policy.stale_after = -1.0  # the last good policy counts as too old: every decision refuses
+    r = client.get("/console/policies")
+    assert r.status_code == 503
+    assert "Policy store unavailable" in r.text and "Please try again later." in r.text
+    assert "Traceback" not in r.text and "PolicyUnavailable" not in r.text
