@@ -11,12 +11,16 @@ PORT ?= 8000
 RUN_ENV := GATEWAY_ENVIRONMENT=development GATEWAY_DEV_ISSUER=true GATEWAY_DATA_DIR=$(CURDIR)/var \
 	GATEWAY_OIDC_TENANT_CLAIM=tenant HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: help install run test lint typecheck unit bench bench-setup clean
+.PHONY: help install chromium run test lint typecheck unit bench bench-setup clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed ## Create .venv and install the gateway with every extra (torch: the CPU wheel)
+install: $(VENV)/.installed chromium ## Create .venv and install the gateway with every extra (torch: the CPU wheel)
+
+# The console's browser tests drive Debian's Chromium (never `playwright install`). CI runs as root.
+chromium: ## Install Debian's chromium when /usr/bin/chromium is missing (no-op when present)
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -16,12 +17,14 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import __version__
 from gateway.api.admin import AdminController
 from gateway.api.audit import AuditController, document_export
-from gateway.api.dependencies import DEPENDENCIES
+from gateway.api.dependencies import DEPENDENCIES, finetune_admin
 from gateway.api.finetune import FinetuneController
 from gateway.api.health import healthz, metrics, readyz
 from gateway.api.problems import document_problems, handle_gateway_error, handle_http_exception, handle_unexpected
 from gateway.api.quarantine import QuarantineController
-from gateway.api.v1 import DocumentController, RetrievalController
+from gateway.api.v1 import DocumentController, RetrievalController, document_ask_stream
+from gateway.console import console_router, console_templates
+from gateway.console.models import MODEL_ADMIN_FACTORY
 from gateway.deps import Services, build_services
 from gateway.errors import GatewayError
 from gateway.observability import configure_logging, new_request_id, request_id_var
@@ -100,8 +103,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             QuarantineController,
             FinetuneController,
             AuditController,
+            *([console_router(settings)] if settings.console.enabled else []),
         ],
+        template_config=console_templates() if settings.console.enabled else None,
         dependencies=DEPENDENCIES,
+        state=State({MODEL_ADMIN_FACTORY: finetune_admin}),  # the console's models page
         exception_handlers=handlers,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="gateway", version=__version__, path="/schema"),
@@ -113,4 +119,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.asgi_handler = request_context_middleware(app.asgi_handler)
     document_problems(app.openapi_schema)
     document_export(app.openapi_schema)
+    document_ask_stream(app.openapi_schema)
     return app

@@ -60,6 +60,11 @@ class OIDCSettings(BaseSettings):
     """Opt-in: accept opaque tokens that the userinfo endpoint resolves. Userinfo says nothing about
     the audience, so a token issued to *any* client of the IdP would work here; off by default."""
 
+    client_id: str | None = None
+    """The console's OIDC client (authorization-code flow with PKCE); its ID tokens carry this ``aud``."""
+    client_secret: SecretStr | None = None
+    """The console client's secret (``client_secret_basic`` at the token endpoint); unset: a public client."""
+
     @field_validator("algorithms")
     @classmethod
     def _no_symmetric_or_none(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -297,6 +302,25 @@ class GenerationSettings(BaseSettings):
     """``local``: torch threads (default: torch's choice)."""
 
 
+class ConsoleSettings(BaseSettings):
+    """The admin console at ``/console`` (``gateway.console``): sessions and the login flow."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_CONSOLE_", extra="ignore")
+
+    enabled: bool = True
+    redirect_uri: str | None = None
+    """The callback registered at the IdP; default: ``<this request's origin>/console/callback``."""
+    scopes: str = "openid profile email"
+    idle_timeout_seconds: int = Field(default=900, ge=30)
+    """A session unused this long is gone (every request renews it)."""
+    absolute_timeout_seconds: int = Field(default=8 * 3600, ge=60)
+    """A session ends this long after login, however busy."""
+    session_store: Literal["file", "memory", "redis"] = "file"
+    """``file``: under ``<data_dir>/console-sessions`` (shared by the workers of one host);
+    ``memory``: one process only; ``redis``: ``GATEWAY_CONSOLE_REDIS_URL``."""
+    redis_url: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """Root settings. Defaults run on one machine with no server at all."""
 
@@ -342,6 +366,8 @@ class Settings(BaseSettings):
     """Who writes answers: ``extractive`` (offline quotes), ``local`` (transformers + peft) or ``openai``."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data dir."""
@@ -385,6 +411,8 @@ class Settings(BaseSettings):
             raise ValueError("GATEWAY_GENERATOR=openai needs GATEWAY_GENERATOR_BASE_URL")
         if self.platform_tenant is not None and self.platform_tenant == "*":
             raise ValueError("GATEWAY_PLATFORM_TENANT names one concrete tenant, not '*'")
+        if self.console.session_store == "redis" and self.console.redis_url is None:
+            raise ValueError("GATEWAY_CONSOLE_SESSION_STORE=redis needs GATEWAY_CONSOLE_REDIS_URL")
         pw = self.opensearch.password
         if pw is not None and pw.get_secret_value().lower() in PLACEHOLDER_SECRETS and self.environment == "production":
             raise ValueError("GATEWAY_OPENSEARCH_PASSWORD is a placeholder; refusing to start in production")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Literal
 
 from gateway.admin.scope import AdminScope
@@ -26,14 +27,21 @@ class PolicyAdmin:
         """The rules of the scope's tenant (``*``: the rules that apply in every tenant)."""
         return [rule for rule in scope.view.rules() if rule_tenant(rule) == scope.tenant]
 
-    def change(self, scope: AdminScope, rule: PolicyRule, op: Literal["add", "remove"]) -> bool:
+    def change(
+        self,
+        scope: AdminScope,
+        rule: PolicyRule,
+        op: Literal["add", "remove"],
+        note: Mapping[str, object] | None = None,
+    ) -> bool:
         """Apply and audit in one transaction: no change without its row, no row without its change.
 
         A malformed rule is refused (400) with a ``refused`` row; a store failure leaves a
-        ``failed`` row when the audit store is up.
+        ``failed`` row when the audit store is up. ``note`` joins the row's details (the console
+        records ``via`` and ``rollback_of``).
         """
         action = f"policy.{op}"
-        details: dict[str, object] = {"ptype": rule.ptype, "rule": list(rule.fields)}
+        details: dict[str, object] = {**(note or {}), "ptype": rule.ptype, "rule": list(rule.fields)}
         try:
             validate_rule(rule)
             if rule_tenant(rule) != scope.tenant:  # the guard derived the scope from this very rule

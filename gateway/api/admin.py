@@ -15,18 +15,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from gateway.admin.audit_trail import AuditTrail
+from gateway.admin.explain import AccessExplain
 from gateway.admin.policies import PolicyAdmin
 from gateway.admin.scope import AdminScope
 from gateway.api.body import decode_strict
 from gateway.api.schemas import ExplainIn, ExplainOut, PolicyRuleIn
 from gateway.api.security import Connection, authenticate, own_tenant, query_tenant, requires
 from gateway.audit.log import MAX_SEARCH_LIMIT
-from gateway.auth.claims import valid_group, valid_subject
-from gateway.auth.principal import Principal
 from gateway.authz.rules import PolicyRule
 from gateway.authz.tenancy import rule_tenant
-from gateway.errors import InvalidRequest, NotFound
-from gateway.ingest.service import DocumentService, document_ref
+from gateway.errors import InvalidRequest
+from gateway.ingest.service import DocumentService
 
 MAX_SEQUENCE = 2**63 - 1
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_SEARCH_LIMIT)]
@@ -113,25 +112,16 @@ class AdminController(Controller):
         self, data: JSONBody[ExplainIn], admin: NamedDependency[AdminScope], documents: NamedDependency[DocumentService]
     ) -> ExplainOut:
         """Why would ``subject`` (with ``groups``) be allowed or denied this document?"""
-        if not valid_subject(data.subject) or not all(valid_group(g) for g in data.groups):
-            raise InvalidRequest("subject and groups must look like the ones tokens carry")
-        who = Principal(subject=data.subject, tenant=admin.tenant, groups=frozenset(data.groups))
-        row = documents.find(admin.tenant, data.document_id)
-        if row is None:
-            details = {"reason": "absent", "document_id": data.document_id}
-            documents.audit.append(
-                admin.record(kind="admin", status="refused", action="policy.explain", details=details)
-            )
-            raise NotFound("no such document")
-        decision = admin.view.explain(who, document_ref(row))
+        service = AccessExplain(documents, documents.audit)
+        result = service.explain(admin, service.principal(admin, data.subject, data.groups), data.document_id)
         return ExplainOut(
-            allowed=decision.allowed,
-            decision="allow" if decision.allowed else "deny",
-            rules=list(decision.rules),
-            reason=decision.reason,
-            principals=sorted(admin.view.expand(who)),
-            document_id=row.document_id,
-            policy_version=admin.view.version,
+            allowed=result.allowed,
+            decision="allow" if result.allowed else "deny",
+            rules=list(result.rules),
+            reason=result.reason,
+            principals=list(result.principals),
+            document_id=result.document_id,
+            policy_version=result.policy_version,
         )
 
     @get(

@@ -75,9 +75,13 @@ def provide_quarantine_review(state: State) -> QuarantineReview:
     return QuarantineReview(store, services.documents.flow, services.audit)
 
 
-def provide_finetune_admin(state: State) -> FinetuneAdmin:
-    services = _services(state)
+def finetune_admin(services: Services) -> FinetuneAdmin:
+    """The adapter registry's admin service (the API's routes and the console's models page)."""
     return FinetuneAdmin(AdapterRegistry(services.engine), services.audit)
+
+
+def provide_finetune_admin(state: State) -> FinetuneAdmin:
+    return finetune_admin(_services(state))
 
 
 def provide_admin_scope(request: Request[Any, Any, Any]) -> AdminScope:

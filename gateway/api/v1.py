@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -82,7 +83,11 @@ class RetrievalController(Controller):
 
     @post(
         "/ask", sync_to_thread=True, status_code=200, before_request=strict_body(AskBody),
-        responses={200: ResponseSpec(AskOut, description="The answer (or, with stream: true, server-sent events)")},
+        responses={200: ResponseSpec(
+                AskOut,
+                description="The answer (or, with stream: true, server-sent events)",
+                generate_examples=False,  # random examples would make the served schema differ per build
+            )},
     )  # fmt: skip
     def ask(
         self,
@@ -229,3 +234,23 @@ def _submission(data: DocumentIn, max_bytes: int) -> Submission:
         source_uri=data.source_uri,
         updated_at=updated,
     )
+
+
+def document_ask_stream(openapi: OpenAPI) -> None:
+    """``/v1/ask`` with ``stream: true`` answers server-sent events: document the second media type."""
+    item = (openapi.paths or {}).get("/v1/ask")
+    operation = item.post if item is not None else None
+    if operation is None or not operation.responses:
+        return
+    response = operation.responses.get("200")
+    if isinstance(response, OpenAPIResponse) and response.content:
+        events = Schema(
+            type=OpenAPIType.OBJECT,
+            description="One server-sent event: delta pieces, then one done (citations) or error event",
+            properties={
+                "event": Schema(type=OpenAPIType.STRING, enum=["delta", "done", "error"]),
+                "data": Schema(type=OpenAPIType.STRING, description="JSON: {text} | AskOut | problem"),
+            },
+            required=["data"],
+        )
+        response.content = {**response.content, "text/event-stream": OpenAPIMediaType(schema=events)}

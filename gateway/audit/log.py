@@ -247,8 +247,11 @@ class AuditLog:
         kind: str | None = None,
         limit: int = 50,
         before_sequence: int | None = None,
+        where: Sequence[ColumnElement[bool]] = (),
     ) -> list[dict[str, Any]]:
         """The newest rows matching every given filter, newest first, as canonical dicts.
+
+        ``where`` adds SQL conditions (e.g. ``ExportFilter.conditions()``: status, collection).
 
         ``before_sequence`` pages backwards (pass the last sequence of the previous page);
         ``limit`` is clamped to 1..:data:`MAX_SEARCH_LIMIT`.
@@ -262,6 +265,8 @@ class AuditLog:
             query = query.where(T.c.kind == kind)
         if before_sequence is not None:
             query = query.where(T.c.sequence < before_sequence)
+        for condition in where:
+            query = query.where(condition)
         return self._fetch(query)
 
     def _fetch(self, query: Any) -> list[dict[str, Any]]:

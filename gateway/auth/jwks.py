@@ -67,6 +67,15 @@ class JWKSCache:
             raise TokenRejected(Reason.UNKNOWN_KID if self._keys else Reason.ISSUER_UNAVAILABLE, kid=kid)
         return found
 
+    async def sole_key(self) -> JWK | None:
+        """The issuer's one signing key, when its JWKS holds exactly one (else ``None``).
+
+        OpenID Connect Core §10.1 lets an ID token omit ``kid`` only in that case: with one key
+        there is nothing to choose, so this is not a guess.
+        """
+        await self.ensure_loaded()
+        return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+
     async def ensure_loaded(self) -> None:
         """Load the keys if there are none yet (rate-limited like any refresh).
 

@@ -9,6 +9,7 @@ Without either, opaque tokens are refused.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -40,6 +41,11 @@ class ProviderMetadata:
     jwks_uri: str
     userinfo_endpoint: str | None
     introspection_endpoint: str | None = None
+    authorization_endpoint: str | None = None
+    """Where the console sends a browser to log in (authorization-code flow)."""
+    token_endpoint: str | None = None
+    end_session_endpoint: str | None = None
+    """RP-initiated logout, when the IdP advertises it."""
 
 
 class OIDCIssuer:
@@ -88,6 +94,33 @@ class OIDCIssuer:
             audience=self._oidc.audience,
             leeway=self._oidc.leeway_seconds,
         )
+
+    async def metadata(self) -> ProviderMetadata:
+        """The issuer's discovery document (cached like the JWKS).
+
+        Raises:
+            IssuerUnreachable: discovery cannot be loaded or names another issuer.
+        """
+        return await self._provider_metadata()
+
+    async def verify_id_token(self, token: str, *, client_id: str, nonce: str) -> dict[str, Any]:
+        """Verify an ID token from the authorization-code flow: the same JWKS, algorithms and
+        checks as access tokens, with the client as audience and the login's ``nonce``.
+
+        Raises:
+            TokenRejected: any check fails (``invalid_claim`` for a wrong or missing nonce).
+        """
+        header = read_header(token, self._allowed)
+        jwk = await self._jwks.key(header.kid) if header.kid is not None else await self._jwks.sole_key()
+        if jwk is None:  # no kid and several keys: which one signed is not ours to guess
+            raise TokenRejected(Reason.MISSING_KID)
+        claims = decode_verified(
+            token, key_for(jwk, header), header, issuer=self._issuer, audience=client_id,
+            leeway=self._oidc.leeway_seconds,
+        )  # fmt: skip
+        if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"], nonce):
+            raise TokenRejected(Reason.INVALID_CLAIM, kid=header.kid)
+        return claims
 
     async def opaque(self, token: str) -> Mapping[str, Any]:
         """The claims of an opaque token: introspected, or (opt-in only) resolved at userinfo.
@@ -224,6 +257,9 @@ class OIDCIssuer:
             jwks_uri=str(jwks_uri),
             userinfo_endpoint=str(userinfo) if _is_http_url(userinfo) else None,
             introspection_endpoint=str(introspection) if _is_http_url(introspection) else None,
+            authorization_endpoint=_url_or_none(body.get("authorization_endpoint")),
+            token_endpoint=_url_or_none(body.get("token_endpoint")),
+            end_session_endpoint=_url_or_none(body.get("end_session_endpoint")),
         )
         self._metadata_at = now
         return self._metadata
@@ -246,6 +282,10 @@ class OIDCIssuer:
             return 200, json.loads(body)
         except ValueError:
             raise IssuerUnreachable("response is not JSON") from None
+
+
+def _url_or_none(value: object) -> str | None:
+    return str(value) if _is_http_url(value) else None
 
 
 def _is_http_url(value: object) -> bool:

@@ -42,6 +42,11 @@ class TokenVerifier:
         self._oidc = OIDCIssuer(settings.oidc, self._http) if settings.oidc.issuer else None
         self._dev = DevIssuer(settings) if settings.dev_issuer else None
 
+    @property
+    def oidc(self) -> OIDCIssuer | None:
+        """The configured issuer (the console's login flow shares its discovery and JWKS)."""
+        return self._oidc
+
     async def verify(self, token: str) -> Principal:
         """The principal a bearer token vouches for.
 

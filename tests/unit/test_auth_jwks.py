@@ -140,3 +140,12 @@ async def test_keys_without_kid_and_encryption_keys_are_skipped() -> None:
     assert (await cache.key("sig"))["kid"] == "sig"
     with pytest.raises(TokenRejected):
         await cache.key("enc")
+
+
+@pytest.mark.parametrize(("kids", "sole"), [(("a",), "a"), (("a", "b"), None)])
+async def test_a_token_without_kid_may_use_the_only_key_and_never_picks_one_of_several(
+    kids: tuple[str, ...], sole: str | None
+) -> None:
+    """OpenID Connect Core §10.1: an ID token may omit kid only when the JWKS holds one key."""
+    key = await FakeIdPKeys(*kids).cache().sole_key()
+    assert (key["kid"] if key else None) == sole
