@@ -180,9 +180,12 @@ class ScreeningSettings(BaseSettings):
     planted_passages: int = Field(default=4, ge=0, le=64)
     """Chunks per document embedded for screening: checked against their nearest trusted passages and
     scored by the learned head (0: neither check)."""
-    learned_head: bool = True
+    learned_head: bool = False
     """Score embedded passages with the packaged learned instruction head (used only when the embedder
-    is the model it was trained on: all-MiniLM-L6-v2)."""
+    is the model it was trained on: all-MiniLM-L6-v2). Off by default, measured: on the held-out split
+    it adds 0.7 points of injected-instruction recall for 0.1 point more clean false positives, and with
+    it on ``make run`` quarantined a clean sample document (the Code of Conduct's "speaking up" section
+    scored 0.58 against its 0.565 threshold): its scores sit too close to its threshold to be a default."""
     rescreen_threshold: float = Field(default=0.7, gt=0, le=1)
     """Query time: a retrieved passage scoring at least this (instructions, hidden characters) is dropped."""
 

@@ -51,8 +51,16 @@ def test_the_packaged_head_is_for_minilm_and_loads_without_downloads() -> None:
     assert head.scores(np.zeros((2, 384), dtype=np.float32)).shape == (2,)
 
 
+def test_the_head_is_opt_in_and_then_used_for_the_model_it_was_trained_on() -> None:
+    minilm_shaped = HashingEmbedder()
+    minilm_shaped.model_id = _PACKAGED_MODEL_ID
+    assert provide_instruction_head(Settings(), minilm_shaped) is None  # off by default
+    opted_in = Settings(screening={"learned_head": True})
+    assert provide_instruction_head(opted_in, minilm_shaped) is not None
+
+
 def test_the_gateway_leaves_the_head_out_for_an_embedder_it_was_not_trained_on() -> None:
-    settings = Settings()
+    settings = Settings(screening={"learned_head": True})
     assert provide_instruction_head(settings, HashingEmbedder()) is None
     assert provide_instruction_head(settings, None) is None
 
