@@ -35,7 +35,7 @@ def services(data_dir: Path, tiny_dir: Path) -> Iterator[Services]:
 
 
 def test_the_local_generator_is_chosen_by_settings_and_the_row_names_model_and_adapter(
-    services: Services, tiny_adapters: dict[str, AdapterRef], auth: Auth
+    services: Services, tiny_adapters: dict[str, AdapterRef], auth: Auth, tiny_dir: Path
 ) -> None:
     assert isinstance(services.generator, ModelGenerator) and services.generator.name == "local-v1"
     with TestClient(app=create_app(services=services)) as client:
@@ -47,6 +47,6 @@ def test_the_local_generator_is_chosen_by_settings_and_the_row_names_model_and_a
     rows = services.audit.search(tenant=TENANT, limit=2, kind="ask")
     generation = [r["details"]["generation"] for r in reversed(rows)]
     assert [(g["base_model"], g["adapter"], g["adapter_version"]) for g in generation] == [
-        ("tiny-llama0", None, None),
-        ("tiny-llama0", "acme-tone", 1),
+        (tiny_dir.name, None, None),
+        (tiny_dir.name, "acme-tone", 1),
     ]

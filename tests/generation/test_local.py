@@ -41,10 +41,10 @@ def _ask(generator: ModelGenerator, tenant: str) -> Completion:
     return generator.generate(QUESTION, PASSAGES, AskContext(tenant=tenant))
 
 
-def test_the_local_generator_answers_and_names_its_model(local_model: LocalTextModel) -> None:
+def test_the_local_generator_answers_and_names_its_model(local_model: LocalTextModel, tiny_dir: Path) -> None:
     completion = _ask(ModelGenerator(local_model, max_new_tokens=12), "initech")
     assert completion.text and completion.generator == "local-v1"
-    assert (completion.base_model, completion.adapter, completion.adapter_version) == ("tiny-llama0", None, None)
+    assert (completion.base_model, completion.adapter, completion.adapter_version) == (tiny_dir.name, None, None)
 
 
 MESSAGES = ({"role": "system", "content": "Answer briefly."}, {"role": "user", "content": QUESTION})
