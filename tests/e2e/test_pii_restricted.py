@@ -28,7 +28,7 @@ NOTICE = {
     "id": "notices/canteen-hours",
     "title": "Canteen opening hours",
     "collection": "public",
-    "text": "# Canteen\n\nThe payroll corrections canteen opens at eight and closes at three on Fridays.\n",
+    "text": "# Canteen\n\nThe canteen opens at eight and closes at three on Fridays.\n",
 }
 POISONED = {
     "id": "notices/payroll-poisoned",
@@ -68,11 +68,11 @@ def loaded(client: TestClient[Any], auth: Auth) -> None:
         assert r.status_code == 201, r.text
 
 
-def _found(client: TestClient[Any], headers: dict[str, str], doc_id: str) -> dict[str, bool]:
+def _found(client: TestClient[Any], headers: dict[str, str], doc_id: str, topic: str) -> dict[str, bool]:
     """Where ``doc_id`` shows: search hits, ask citations, GET."""
-    r = client.post("/v1/search", json={"query": "payroll corrections", "k": 20}, headers=headers)
+    r = client.post("/v1/search", json={"query": topic, "k": 20}, headers=headers)
     assert r.status_code == 200, r.text
-    ask = client.post("/v1/ask", json={"question": "Who handles payroll corrections?"}, headers=headers)
+    ask = client.post("/v1/ask", json={"question": f"What about {topic}?"}, headers=headers)
     assert ask.status_code == 200, ask.text
     return {
         "search": doc_id in {h["document_id"] for h in r.json()["hits"]},
@@ -99,7 +99,7 @@ def test_staff_never_see_a_pii_bearing_document(
     client: TestClient[Any], auth: Auth, loaded: None, subject: str, groups: list[str]
 ) -> None:
     headers = auth(subject, groups)
-    assert _found(client, headers, PAYROLL["id"]) == {"search": False, "ask": False, "get": False}
+    assert _found(client, headers, PAYROLL["id"], "payroll corrections") == {"search": False, "ask": False, "get": False}
     absent = client.get("/v1/documents/hr/no-such-document", headers=headers)
     assert _problem(client.get(f"/v1/documents/{PAYROLL['id']}", headers=headers)) == _problem(absent)
     assert absent.status_code == 404
@@ -109,7 +109,7 @@ def test_staff_never_see_a_pii_bearing_document(
 
 def test_hr_finds_and_reads_the_pii_bearing_document(client: TestClient[Any], auth: Auth, loaded: None) -> None:
     headers = auth("hannah", ["staff", "hr"])
-    assert _found(client, headers, PAYROLL["id"]) == {"search": True, "ask": True, "get": True}
+    assert _found(client, headers, PAYROLL["id"], "payroll corrections") == {"search": True, "ask": True, "get": True}
     info = client.get(f"/v1/documents/{PAYROLL['id']}", headers=headers).json()
     assert info["pii"]["bearing"] is True and PII_RESTRICTED in info["acl"]["deny"]
 
@@ -119,7 +119,7 @@ def test_a_document_without_pii_is_unaffected(
     client: TestClient[Any], auth: Auth, loaded: None, subject: str, groups: list[str]
 ) -> None:
     headers = auth(subject, groups)
-    assert _found(client, headers, NOTICE["id"]) == {"search": True, "ask": True, "get": True}
+    assert _found(client, headers, NOTICE["id"], "canteen opening hours") == {"search": True, "ask": True, "get": True}
     info = client.get(f"/v1/documents/{NOTICE['id']}", headers=headers).json()
     assert info["pii"]["bearing"] is False and PII_RESTRICTED not in info["acl"]["deny"]
 
