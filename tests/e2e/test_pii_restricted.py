@@ -99,7 +99,8 @@ def test_staff_never_see_a_pii_bearing_document(
     client: TestClient[Any], auth: Auth, loaded: None, subject: str, groups: list[str]
 ) -> None:
     headers = auth(subject, groups)
-    assert _found(client, headers, PAYROLL["id"], "payroll corrections") == {"search": False, "ask": False, "get": False}
+    nowhere = {"search": False, "ask": False, "get": False}
+    assert _found(client, headers, PAYROLL["id"], "payroll corrections") == nowhere
     absent = client.get("/v1/documents/hr/no-such-document", headers=headers)
     assert _problem(client.get(f"/v1/documents/{PAYROLL['id']}", headers=headers)) == _problem(absent)
     assert absent.status_code == 404
