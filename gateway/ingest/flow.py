@@ -144,7 +144,8 @@ class IngestFlow:
                 self.trail.refuse(ctx, view, "ingest", "document.put", submission.document_id, exc.code)
             raise
         digest = prepared.doc.content_hash()
-        if existing is not None and existing.content_hash == digest and existing.status == "indexed":
+        unchanged = existing is not None and existing.content_hash == digest and existing.status == "indexed"
+        if existing is not None and unchanged and not _missing_pii_marker(existing):
             details = {"document_id": existing.document_id, "version": existing.version, "changed": False}
             self.audit.append(self.trail.record(ctx, view, "ingest", "ok", "document.put", details))
             return IngestResult(existing.document_id, existing.version, "indexed", False, existing.chunk_count)
@@ -280,6 +281,14 @@ def restrict_pii(prepared: PreparedDocument, outcome: ScreenOutcome) -> Prepared
     if outcome.quarantined or not bearing or PII_RESTRICTED in prepared.doc.deny:
         return prepared
     return replace(prepared, doc=replace(prepared.doc, deny=(*prepared.doc.deny, PII_RESTRICTED)))
+
+
+def _missing_pii_marker(row: DocumentRow) -> bool:
+    """A PII-bearing document indexed without the marker (ingested before the restriction existed):
+    a re-put of the same content writes it again, with the marker, instead of being a no-op."""
+    pii = (row.screening or {}).get("pii")
+    bearing = isinstance(pii, Mapping) and pii.get("bearing") is True
+    return bearing and PII_RESTRICTED not in (row.acl or {}).get("deny", ())
 
 
 def document_ref(row: DocumentRow) -> DocumentRef:

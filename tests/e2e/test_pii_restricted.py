@@ -9,12 +9,14 @@ a quarantined PII-bearing document approved by a reviewer is restricted as well.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.authz.rules import PII_RESTRICTED
@@ -142,3 +144,21 @@ def test_an_approved_quarantined_pii_document_is_restricted_too(client: TestClie
     assert client.get(f"/v1/documents/{POISONED['id']}", headers=auth(*STAFF)).status_code == 404
     info = client.get(f"/v1/documents/{POISONED['id']}", headers=auth("hannah", ["staff", "hr"]))
     assert info.status_code == 200 and PII_RESTRICTED in info.json()["acl"]["deny"]
+
+
+def test_a_re_put_restores_a_missing_marker_instead_of_being_a_no_op(
+    client: TestClient[Any], auth: Auth, services: Services, loaded: None
+) -> None:
+    """A PII-bearing document indexed before the restriction existed carries no marker; putting the
+    same content again must write it (with the marker), not answer "unchanged"."""
+    with services.engine.begin() as conn:  # the registry row as an older gateway left it
+        conn.execute(
+            text("UPDATE documents SET acl = :acl WHERE document_id = :id"),
+            {"acl": json.dumps({"allow": [], "deny": []}), "id": PAYROLL["id"]},
+        )
+    root = auth("root", ["gateway-admins", "staff"])
+    again = client.post("/v1/documents", json=PAYROLL, headers=root)
+    assert again.status_code == 201, again.text
+    assert client.get(f"/v1/documents/{PAYROLL['id']}", headers=auth(*STAFF)).status_code == 404
+    # Marked again: root, a writer who is no reader, may no longer change it (the 404 of an absent id).
+    assert client.post("/v1/documents", json=PAYROLL, headers=root).status_code == 404
