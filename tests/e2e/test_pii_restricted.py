@@ -162,3 +162,13 @@ def test_a_re_put_restores_a_missing_marker_instead_of_being_a_no_op(
     assert client.get(f"/v1/documents/{PAYROLL['id']}", headers=auth(*STAFF)).status_code == 404
     # Marked again: root, a writer who is no reader, may no longer change it (the 404 of an absent id).
     assert client.post("/v1/documents", json=PAYROLL, headers=root).status_code == 404
+
+
+def test_explain_names_the_pii_restriction(client: TestClient[Any], auth: Auth, loaded: None) -> None:
+    admin = auth("root", ["gateway-admins"])
+    body = {"subject": "bob", "groups": ["staff"], "document_id": PAYROLL["id"]}
+    staff = client.post("/v1/admin/explain", json=body, headers=admin).json()
+    assert staff["allowed"] is False and f"doc.deny: {PII_RESTRICTED}" in staff["rules"], staff
+    assert PII_RESTRICTED in staff["principals"]
+    hr = client.post("/v1/admin/explain", json={**body, "groups": ["staff", "hr"]}, headers=admin).json()
+    assert hr["allowed"] is True and PII_RESTRICTED not in hr["principals"], hr
