@@ -19,9 +19,12 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from gateway.app import create_app
+from gateway.auth.principal import Principal
 from gateway.authz.rules import PII_RESTRICTED
 from gateway.deps import Services, build_services
-from tests.e2e.conftest import make_settings
+from gateway.ingest.documents import Submission
+from gateway.ingest.trail import Context
+from tests.e2e.conftest import TENANT, make_settings
 from tests.e2e.test_pii_answers import PAYROLL
 
 Auth = Callable[..., dict[str, str]]
@@ -172,3 +175,12 @@ def test_explain_names_the_pii_restriction(client: TestClient[Any], auth: Auth, 
     assert PII_RESTRICTED in staff["principals"]
     hr = client.post("/v1/admin/explain", json={**body, "groups": ["staff", "hr"]}, headers=admin).json()
     assert hr["allowed"] is True and PII_RESTRICTED not in hr["principals"], hr
+
+
+def test_cli_ingest_marks_the_document_too(client: TestClient[Any], auth: Auth, services: Services) -> None:
+    """``gateway ingest`` calls ``put_many(checked=False)``: the same flow, the same marker."""
+    ctx = Context(Principal("cli:test", TENANT), "cli-ingest")
+    doc = Submission(document_id="cli/payroll", collection="public", title=PAYROLL["title"], text=PAYROLL["text"])
+    assert services.documents.put_many(ctx, [doc], checked=False)[0].status == "indexed"
+    assert client.get("/v1/documents/cli/payroll", headers=auth(*STAFF)).status_code == 404
+    assert client.get("/v1/documents/cli/payroll", headers=auth("hannah", ["staff", "hr"])).status_code == 200
