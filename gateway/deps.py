@@ -110,6 +110,7 @@ def provide_policy(settings: Settings, engine: Engine) -> PolicyService:
         MODEL_PATH,
         poll_seconds=settings.policy_poll_seconds,
         max_stale_seconds=settings.policy_max_stale_seconds,
+        restricted_readers=provide_pii_policy(settings).ingest.readers,
     )
 
 

@@ -115,7 +115,9 @@ class AccessReport:
         current = scope.view.rules()
         exists = rule in current
         edited = [r for r in current if r != rule] if op == "remove" else [*current, *([] if exists else [rule])]
-        after = PolicySnapshot(self._model_path, edited, scope.view.version + 1)
+        after = PolicySnapshot(
+            self._model_path, edited, scope.view.version + 1, restricted_readers=scope.view.snapshot.restricted_readers
+        )
         docs = self.documents(scope.tenant)
         people = self.people(scope.tenant, [*current, rule], docs)
         changes = []

@@ -31,6 +31,10 @@ ANY_TENANT = "*"
 
 DOC_ALLOW = "doc:allow"
 DOC_DENY = "doc:deny"
+PII_RESTRICTED = "pii:restricted"
+"""The synthetic principal of PII-bearing documents: ingest puts it in their deny list, and the
+snapshot adds it to every caller holding none of the PII policy's readers. Policy rules, document
+ACLs as submitted and token groups (always ``group:<name>``) can never name it."""
 
 # Principal names: letters, digits and a few separators seen in IdP subjects (``auth0|42``,
 # ``alice@example.com``). No whitespace, commas, quotes, brackets, ``*`` or ``#``: those change how

@@ -61,11 +61,15 @@ class PolicyService:
         poll_seconds: float = 1.0,
         max_stale_seconds: float = 10.0,
         store: PolicyStorePort | None = None,
+        restricted_readers: frozenset[str] = frozenset(),
     ) -> None:
+        """``restricted_readers``: who may read PII-bearing documents (the PII policy's ``[ingest]
+        readers``); every other caller gets ``pii:restricted`` (see ``PolicySnapshot``). Empty: off."""
         if store is None and engine is None:
             raise ValueError("PolicyService needs an engine or a store")
         self._store: PolicyStorePort = store if store is not None else PolicyStore(engine)  # type: ignore[arg-type]
         self._model_path = model_path
+        self.restricted_readers = frozenset(restricted_readers)
         self.poll_seconds = poll_seconds
         self.stale_after = max(3.0 * poll_seconds, max_stale_seconds)
         """Seconds without a confirmed version after which every call refuses."""
@@ -78,9 +82,11 @@ class PolicyService:
         self._reload_lock = threading.Lock()
 
     @classmethod
-    def from_rules(cls, model_path: Path, rules: Sequence[PolicyRule]) -> PolicyService:
+    def from_rules(
+        cls, model_path: Path, rules: Sequence[PolicyRule], *, restricted_readers: frozenset[str] = frozenset()
+    ) -> PolicyService:
         """A loaded service over an in-memory rule list (no database, no poller)."""
-        service = cls(None, model_path, store=MemoryPolicyStore(rules))
+        service = cls(None, model_path, store=MemoryPolicyStore(rules), restricted_readers=restricted_readers)
         service.reload()
         return service
 
@@ -116,7 +122,7 @@ class PolicyService:
         with self._reload_lock:
             try:
                 version, rules = self._store.load()
-                snapshot = PolicySnapshot(self._model_path, rules, version)
+                snapshot = PolicySnapshot(self._model_path, rules, version, restricted_readers=self.restricted_readers)
             except Exception as exc:
                 log.exception(
                     "policy reload failed; the last good policy stays in force for at most %ss", self.stale_after

@@ -20,7 +20,7 @@ from casbin.util import key_match
 
 from gateway.auth.principal import Principal
 from gateway.authz.functions import Resource, Subject, make_functions
-from gateway.authz.rules import DOC_ACL_RULES, DOC_ALLOW, DOC_DENY, PolicyRule, validate_rule
+from gateway.authz.rules import DOC_ACL_RULES, DOC_ALLOW, DOC_DENY, PII_RESTRICTED, PolicyRule, validate_rule
 
 
 class RulesAdapter(persist.Adapter):  # type: ignore[misc]  # casbin ships no type hints
@@ -41,12 +41,21 @@ VIEW_CACHE_SIZE = 4096
 class PolicySnapshot:
     """The enforcer for one policy version. Thread-safe; never mutated after construction."""
 
-    def __init__(self, model_path: Path, rules: Sequence[PolicyRule], version: int) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        rules: Sequence[PolicyRule],
+        version: int,
+        *,
+        restricted_readers: frozenset[str] = frozenset(),
+    ) -> None:
         """Build the enforcer; every rule is validated first and a bad one fails the whole load.
 
         Failing closed matters here: silently skipping a malformed *deny* line would widen access.
+        ``restricted_readers``: the principals that may read PII-bearing documents (empty: everyone).
         """
         self.version = version
+        self.restricted_readers = frozenset(restricted_readers)
         self.rules: tuple[PolicyRule, ...] = tuple(validate_rule(rule) for rule in rules)
         self._lock = threading.Lock()
         enforcer = casbin.Enforcer(str(model_path), RulesAdapter((*self.rules, *DOC_ACL_RULES)))
@@ -75,8 +84,9 @@ class PolicySnapshot:
         Exceptions propagate to the caller (which denies).
         """
         with self._lock:
-            allowed, line = self._view(principal).enforce_ex(
-                Subject(principal.base_principals()), principal.tenant, resource, action
+            subject = self._subject(principal)
+            allowed, line = self._view(principal.tenant, subject).enforce_ex(
+                Subject(subject), principal.tenant, resource, action
             )
         return allowed is True, list(line)
 
@@ -84,11 +94,24 @@ class PolicySnapshot:
         """The same decision on the whole policy (what ``enforce`` must always equal; used by tests)."""
         with self._lock:
             allowed, line = self._enforcer.enforce_ex(
-                Subject(principal.base_principals()), principal.tenant, resource, action
+                Subject(self._subject(principal)), principal.tenant, resource, action
             )
         return allowed is True, list(line)
 
-    def _view(self, principal: Principal) -> casbin.Enforcer:
+    def _subject(self, principal: Principal) -> frozenset[str]:
+        """``r.sub``: the token's principals, plus ``pii:restricted`` when the caller reaches none of
+        the PII readers through its ``g`` links (caller holds the lock).
+
+        Every decision goes through here (the enforcer, the view, explanations) and ``expand``
+        starts from it (the compiled filter, the PII answer filter), so the search backends and
+        Casbin see the same restriction by construction.
+        """
+        base = principal.base_principals()
+        if not self.restricted_readers or self.restricted_readers & self._reach(base, principal.tenant):
+            return base
+        return base | {PII_RESTRICTED}
+
+    def _view(self, tenant: str, base: frozenset[str]) -> casbin.Enforcer:
         """An enforcer holding only the ``p`` lines that can match this principal (caller holds the lock).
 
         Why: pycasbin evaluates the matcher once per policy line, so a decision costs O(lines)
@@ -98,12 +121,12 @@ class PolicySnapshot:
         the effect, so the view decides exactly as the full enforcer. The document-ACL lines are
         always kept. The hypothesis test checks view == full on every generated case.
         """
-        key = (principal.tenant, principal.base_principals())
+        key = (tenant, base)
         view = self._views.get(key)
         if view is not None:
             self._views.move_to_end(key)
             return view
-        subject, tenant, member = Subject(key[1]), principal.tenant, self._functions["member"]
+        subject, member = Subject(base), self._functions["member"]
         memo: dict[str, bool] = {}
 
         def relevant(line: tuple[str, ...]) -> bool:
@@ -127,10 +150,10 @@ class PolicySnapshot:
 
     def matching_lines(self, principal: Principal, resource: Resource, action: str) -> list[PolicyRule]:
         """Every policy line whose matcher is true for this request (for explanations)."""
-        request = (Subject(principal.base_principals()), principal.tenant, resource, action)
-        params = dict(zip(self._r_tokens, request, strict=True))
         found: list[PolicyRule] = []
         with self._lock:
+            request = (Subject(self._subject(principal)), principal.tenant, resource, action)
+            params = dict(zip(self._r_tokens, request, strict=True))
             for pvals in self._enforcer.get_model()["p"]["p"].policy:
                 if self._expression.eval({**params, **dict(zip(self._p_tokens, pvals, strict=True))}) is True:
                     found.append(PolicyRule("p", tuple(pvals)))
@@ -142,21 +165,22 @@ class PolicySnapshot:
         Breadth-first, to the same depth Casbin's ``has_link`` searches, so the filter compiler
         and the enforcer agree on membership even for very long chains.
         """
-        reached = set(principal.base_principals())
-        frontier = set(reached)
         with self._lock:
-            for _ in range(self._max_depth):
-                nxt = {
-                    role
-                    for name in frontier
-                    for role in self._role_manager.get_roles(name, principal.tenant)
-                    if role not in reached
-                }
-                if not nxt:
-                    break
-                reached |= nxt
-                frontier = nxt
-        return frozenset(reached)
+            return frozenset(self._reach(self._subject(principal), principal.tenant))
+
+    def _reach(self, base: frozenset[str], tenant: str) -> set[str]:
+        """``base`` and every group/role its g links reach in ``tenant`` (caller holds the lock)."""
+        reached = set(base)
+        frontier = set(reached)
+        for _ in range(self._max_depth):
+            nxt = {
+                role for name in frontier for role in self._role_manager.get_roles(name, tenant) if role not in reached
+            }
+            if not nxt:
+                break
+            reached |= nxt
+            frontier = nxt
+        return reached
 
     def grants(self) -> list[PolicyRule]:
         """The stored ``p`` lines (built-in document ACL lines excluded)."""

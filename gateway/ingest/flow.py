@@ -19,11 +19,12 @@ transaction B fails, the intent row stands alone and the new chunks are never se
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.audit.log import AuditLog, AuditTransaction
+from gateway.authz.rules import PII_RESTRICTED
 from gateway.authz.service import DocumentRef
 from gateway.authz.view import NOT_READABLE, PolicyView
 from gateway.errors import GatewayError, NotFound, PermissionDenied, SearchUnavailable
@@ -120,8 +121,13 @@ class IngestFlow:
         prepared = PreparedDocument(doc=doc, spans=tuple(spans))
         existing = self.registry.get(ctx.principal.tenant, doc.document_id)
         existing = existing if existing is not None and existing.status in EXISTING else None
-        outcome = ScreenOutcome(labels={"poisoning": {"action": "approved"}}, quarantine=(), verdicts=())
-        return self._write(ctx, view, [_Admitted(prepared, doc.content_hash(), outcome, existing)])[0]
+        # Screened again for its labels (the PII label restricts the document to the PII readers);
+        # the reviewer's approval overrides any quarantine reason.
+        screened = screen(prepared, self.steps, tenant=ctx.principal.tenant)
+        labels = screened.labels | {"poisoning": {"action": "approved"}}
+        outcome = ScreenOutcome(labels=labels, quarantine=(), verdicts=screened.verdicts)
+        admitted = _Admitted(restrict_pii(prepared, outcome), doc.content_hash(), outcome, existing)
+        return self._write(ctx, view, [admitted])[0]
 
     def _admit(self, ctx: Context, view: PolicyView, submission: Submission, checked: bool) -> _Admitted | IngestResult:
         """Authorise, prepare, detect a no-op and screen: everything before the first write."""
@@ -138,11 +144,13 @@ class IngestFlow:
                 self.trail.refuse(ctx, view, "ingest", "document.put", submission.document_id, exc.code)
             raise
         digest = prepared.doc.content_hash()
-        if existing is not None and existing.content_hash == digest and existing.status == "indexed":
+        unchanged = existing is not None and existing.content_hash == digest and existing.status == "indexed"
+        if existing is not None and unchanged and not _missing_pii_marker(existing):
             details = {"document_id": existing.document_id, "version": existing.version, "changed": False}
             self.audit.append(self.trail.record(ctx, view, "ingest", "ok", "document.put", details))
             return IngestResult(existing.document_id, existing.version, "indexed", False, existing.chunk_count)
-        return _Admitted(prepared, digest, screen(prepared, self.steps, tenant=tenant), existing)
+        outcome = screen(prepared, self.steps, tenant=tenant)
+        return _Admitted(restrict_pii(prepared, outcome), digest, outcome, existing)
 
     def _authorise_put(
         self, ctx: Context, view: PolicyView, submission: Submission, existing: DocumentRow | None
@@ -262,6 +270,25 @@ class IngestFlow:
                 self.registry.set_status(tx.connection, ctx.principal.tenant, document_id, "failed")
 
         self.trail.failure(ctx, view, "ingest", "document.put", details, exc, mark)
+
+
+def restrict_pii(prepared: PreparedDocument, outcome: ScreenOutcome) -> PreparedDocument:
+    """A PII-bearing document gets ``pii:restricted`` in its deny list, in the registry and in the
+    index alike: every caller holding none of the PII policy's readers is denied it (see
+    ``PolicySnapshot``). The content hash stays the submission's, so a re-put is still a no-op."""
+    pii = outcome.labels.get("pii")
+    bearing = isinstance(pii, Mapping) and pii.get("bearing") is True
+    if outcome.quarantined or not bearing or PII_RESTRICTED in prepared.doc.deny:
+        return prepared
+    return replace(prepared, doc=replace(prepared.doc, deny=(*prepared.doc.deny, PII_RESTRICTED)))
+
+
+def _missing_pii_marker(row: DocumentRow) -> bool:
+    """A PII-bearing document indexed without the marker (ingested before the restriction existed):
+    a re-put of the same content writes it again, with the marker, instead of being a no-op."""
+    pii = (row.screening or {}).get("pii")
+    bearing = isinstance(pii, Mapping) and pii.get("bearing") is True
+    return bearing and PII_RESTRICTED not in (row.acl or {}).get("deny", ())
 
 
 def document_ref(row: DocumentRow) -> DocumentRef:

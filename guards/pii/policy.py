@@ -5,8 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+_READER_PREFIXES = ("user:", "group:", "role:")
 SECRETS = ("API_KEY", "BEARER_TOKEN", "PRIVATE_KEY", "PASSWORD")
 DEFAULT_ENTITIES = (
     "PERSON", "LOCATION", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS",
@@ -50,6 +51,17 @@ class IngestRules(BaseModel):
 
     sensitive: frozenset[str] = frozenset(set(DEFAULT_ENTITIES) - {"PERSON", "LOCATION"})
     """A document carrying any of these is labelled PII-bearing."""
+    readers: frozenset[str] = frozenset()
+    """Principals (``group:hr``, ``role:dpo``, ``user:<sub>``) that may read PII-bearing documents;
+    every other caller is denied them (the gateway's policy layer enforces it). Empty: no restriction."""
+
+    @field_validator("readers")
+    @classmethod
+    def _principals(cls, readers: frozenset[str]) -> frozenset[str]:
+        bad = [r for r in readers if not r.startswith(_READER_PREFIXES) or len(r) <= len(r.split(":", 1)[0]) + 1]
+        if bad:
+            raise ValueError(f"readers must be user:, group: or role: principals, not {sorted(bad)[:3]}")
+        return readers
 
 
 class DatasetRules(BaseModel):

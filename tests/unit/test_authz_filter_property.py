@@ -2,7 +2,8 @@
 
 For random policies (``g`` lines including the ``*`` domain, allow/deny ``p`` lines) over a small
 universe, random principals and random documents:
-``compile_filter(principal).matches(doc...) == can_read(principal, doc).allowed``.
+``compile_filter(principal).matches(doc...) == can_read(principal, doc).allowed``. The in-memory
+test also draws the PII readers (possibly none) and puts ``pii:restricted`` in some deny lists.
 The number of checks is counted and asserted when the module finishes.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.pool import StaticPool
 import gateway.authz.models
 from gateway.auth.principal import Principal
 from gateway.authz.functions import Resource
-from gateway.authz.rules import PolicyRule
+from gateway.authz.rules import PII_RESTRICTED, PolicyRule
 from gateway.authz.service import DocumentRef, PolicyService
 from gateway.authz.store import PolicyStore
 from gateway.db import Base
@@ -59,7 +60,9 @@ principals = st.builds(
     st.frozensets(st.sampled_from(GROUPS), max_size=3),
 )
 acl_lists = st.lists(st.sampled_from(PRINCIPALS), max_size=3).map(tuple)
-documents = st.builds(DocumentRef, st.sampled_from(TENANTS), st.sampled_from(COLLECTIONS), acl_lists, acl_lists)
+deny_lists = st.lists(st.sampled_from((*PRINCIPALS, PII_RESTRICTED)), max_size=3).map(tuple)
+documents = st.builds(DocumentRef, st.sampled_from(TENANTS), st.sampled_from(COLLECTIONS), acl_lists, deny_lists)
+readers = st.frozensets(st.sampled_from(PRINCIPALS), max_size=2)
 cases = st.lists(st.tuples(principals, documents), min_size=20, max_size=20)
 
 CHECKS = {"memory": 0, "database": 0, "allowed": 0, "mismatches": 0}
@@ -90,15 +93,25 @@ def _check(service: PolicyService, pairs: list[tuple[Principal, DocumentRef]], k
         snapshot = service.current().snapshot
         resource = Resource(doc.tenant, f"collection:{doc.collection}", tuple(doc.allow), tuple(doc.deny))
         assert snapshot.enforce(principal, resource, "read")[0] == snapshot.enforce_full(principal, resource, "read")[0]
+        restricted = PII_RESTRICTED in acl.principals
+        reached = service.expand(principal) - {PII_RESTRICTED}
+        readers = service.restricted_readers
+        assert restricted == (bool(readers) and not readers & reached), (principal, readers, reached)
+        assert not (restricted and PII_RESTRICTED in doc.deny and expected)
         if doc.tenant == principal.tenant:
             collection_only = service.decide(principal, f"collection:{doc.collection}", "read").allowed
             assert acl.matches(doc.tenant, doc.collection, (), ()) == collection_only
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rules=policies, pairs=cases)
-def test_filter_agrees_with_casbin(tally: dict[str, int], rules: list[PolicyRule], pairs: list) -> None:  # type: ignore[type-arg]
-    _check(PolicyService.from_rules(MODEL, rules), pairs, "memory")
+@given(rules=policies, pairs=cases, pii_readers=readers)
+def test_filter_agrees_with_casbin(
+    tally: dict[str, int],
+    rules: list[PolicyRule],
+    pairs: list,  # type: ignore[type-arg]
+    pii_readers: frozenset[str],
+) -> None:
+    _check(PolicyService.from_rules(MODEL, rules, restricted_readers=pii_readers), pairs, "memory")
 
 
 @pytest.fixture(scope="module")
