@@ -234,7 +234,7 @@ class AnswerPipeline:
             if completion is None:  # pragma: no cover - every generator stream ends with a Completion
                 raise RuntimeError("the generator stream ended without a completion")
             completion = dataclasses.replace(completion, text="".join(parts))
-            _record_filters(draft, {k: n for k, n in scrubber.counts.items() if pii is None or k != pii.name})
+            _record_filters(draft, {name: n for name, n in scrubber.counts.items() if pii is None or name != pii.name})
             if pii is not None:  # what the caller got is scrubbed piece by piece; the row keeps the audit's copy
                 self._record_pii(draft, completion.text, scrubber.by_filter[pii.name])
             self._answered(draft, completion)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.generation.stream import Span
+from gateway.generation.stream import Span, disjoint
 from guards.pii.engine import PiiEngine
 
 
@@ -25,13 +25,8 @@ class PiiAnswerFilter:
         self.visible = visible
 
     def find(self, text: str) -> Sequence[Span]:
-        spans = [
+        return disjoint(
             Span(r.start, r.end, f"<{r.entity_type}>", r.entity_type)
-            for r in sorted(self.engine.analyze(text), key=lambda r: (r.start, -r.end))
+            for r in self.engine.analyze(text)
             if r.entity_type not in self.visible
-        ]
-        kept: list[Span] = []
-        for span in spans:  # the engine resolved overlaps already; this keeps the spans disjoint regardless
-            if not kept or span.start >= kept[-1].end:
-                kept.append(span)
-        return kept
+        )

@@ -71,19 +71,20 @@ class RegexAnswerFilter:
         return f"<{label}>"
 
     def find(self, text: str) -> Sequence[Span]:
-        found = sorted(
-            (
-                Span(m.start(), m.end(), self.replacement(label, m), label)
-                for label, rx in self.patterns
-                for m in rx.finditer(text)
-            ),
-            key=lambda s: (s.start, -s.end),
+        return disjoint(
+            Span(m.start(), m.end(), self.replacement(label, m), label)
+            for label, rx in self.patterns
+            for m in rx.finditer(text)
         )
-        kept: list[Span] = []
-        for span in found:  # the earliest (then longest) of overlapping matches wins
-            if not kept or span.start >= kept[-1].end:
-                kept.append(span)
-        return kept
+
+
+def disjoint(spans: Iterable[Span]) -> list[Span]:
+    """``spans`` in order, without overlaps: the earliest (then longest) of overlapping spans wins."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if not kept or span.start >= kept[-1].end:
+            kept.append(span)
+    return kept
 
 
 class HoldbackScrubber:
