@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,3 +116,37 @@ def kit_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     made = make_kit(url, tmp_path / "data")
     yield made
     made.engine.dispose()
+
+
+def run_behind_barrier(script: str, argvs: list[list[str]], gate: Path, *, timeout: float = 120) -> list[str]:
+    """Run ``python -c script *argv`` once per entry of ``argvs`` and return each one's stdout.
+
+    Each worker writes ``gate/<name>.ready`` once it has imported everything and opened its engine,
+    then waits for ``gate/go``: the barrier opens only when all are ready, however slowly a loaded
+    machine starts them (a fixed start time made the concurrency tests flaky under load).
+    """
+    root = Path(__file__).resolve().parents[2]
+    gate.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *argv, str(gate)],
+            cwd=root,
+            env={"PYTHONPATH": str(root), "PATH": ""},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    deadline = time.monotonic() + timeout
+    while len(list(gate.glob("*.ready"))) < len(procs):
+        assert all(p.poll() is None for p in procs), "a worker died before the barrier"
+        assert time.monotonic() < deadline, "the workers never became ready"
+        time.sleep(0.01)
+    (gate / "go").touch()
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, err
+        outs.append(out)
+    return outs

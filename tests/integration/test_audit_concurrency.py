@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +13,7 @@ from gateway import migrate
 from gateway.audit.log import AuditLog
 from gateway.audit.record import AuditRecord
 from gateway.db import make_engine
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.audit_kit import run_behind_barrier
 
 
 def record(worker: str, i: int) -> AuditRecord:
@@ -114,30 +110,9 @@ def test_processes_appending_at_once_keep_one_gapless_chain(audit_url: str, tmp_
     # mode before it sets busy_timeout, so processes racing to be first can see "database is locked".
     _connect_once(audit_url)
     gate = tmp_path / "gate"
-    gate.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, audit_url, f"p{n}", str(per_process), str(gate)],
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": ""},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(processes)
-    ]
-    # Open the barrier only once every worker has imported everything and opened its engine, however
-    # slowly a loaded machine starts them (a fixed start time made this test flaky under load).
-    deadline = time.monotonic() + 120
-    while len(list(gate.glob("*.ready"))) < processes:
-        assert all(p.poll() is None for p in procs), "a worker died before the barrier"
-        assert time.monotonic() < deadline, "the workers never became ready"
-        time.sleep(0.01)
-    (gate / "go").touch()
+    argvs = [[audit_url, f"p{n}", str(per_process)] for n in range(processes)]
     spans: list[tuple[float, float]] = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    for out in run_behind_barrier(WORKER, argvs, gate):
         began, ended = map(float, out.split())
         spans.append((began, ended))
     # SQLite's busy handler is not fair, so rows need not interleave; but every worker must have

@@ -5,10 +5,7 @@ stays linear, gapless and verifiable, with one row per append."""
 from __future__ import annotations
 
 import itertools
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,7 @@ import pytest
 from gateway import migrate
 from gateway.audit.log import AuditLog
 from gateway.db import make_engine
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.audit_kit import run_behind_barrier
 
 WORKER = textwrap.dedent(
     """
@@ -57,28 +53,9 @@ def test_four_processes_with_concurrent_requests_keep_one_linear_chain(pg_url: s
     processes, threads, per_thread = 4, 4, 12
     migrate.upgrade(pg_url)
     gate = tmp_path / "gate"
-    gate.mkdir()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, pg_url, f"p{n}", str(per_thread), str(threads), str(gate)],
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": ""},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(processes)
-    ]
-    deadline = time.monotonic() + 120
-    while len(list(gate.glob("*.ready"))) < processes:
-        assert all(p.poll() is None for p in procs), "a worker died before the barrier"
-        assert time.monotonic() < deadline, "the workers never became ready"
-        time.sleep(0.01)
-    (gate / "go").touch()
+    argvs = [[pg_url, f"p{n}", str(per_thread), str(threads)] for n in range(processes)]
     spans: list[tuple[float, float]] = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+    for out in run_behind_barrier(WORKER, argvs, gate):
         began, ended, _batches = out.split()
         spans.append((float(began), float(ended)))
     assert max(b for b, _ in spans) < min(e for _, e in spans), "the processes did not run at once"
