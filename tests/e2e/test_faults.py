@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,8 +28,8 @@ from gateway.generation.base import NO_CONTEXT, AskContext, Completion
 from gateway.generation.extractive import ExtractiveGenerator
 from gateway.retrieval.base import Hit, SearchRequest
 from gateway.retrieval.embedded import EmbeddedRetriever
-from tests.conftest import PG_ADMIN_URL
 from tests.e2e.conftest import TENANT, load_sample, make_settings
+from tests.integration.audit_kit import module_database
 
 QUESTION = {"question": "How long is the on-call rotation?"}
 
@@ -197,20 +196,10 @@ def test_a_locked_sqlite_database_is_a_503_without_an_answer_and_recovers(data_d
 
 
 @pytest.fixture(scope="module")
-def pg_module_url(pg_available: bool) -> Iterator[str]:
+def pg_module_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One PostgreSQL database for this module's fault tests (each repairs what it broke)."""
-    if not pg_available:
-        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
-    name = f"gw_faults_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with module_database("postgres", tmp_path_factory.mktemp("faults-pg")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
