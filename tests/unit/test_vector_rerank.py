@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from gateway.authz.filter import AclFilter
 from gateway.retrieval.base import SearchRequest
-from gateway.retrieval.embedded import EmbeddedRetriever, vectors
+from gateway.retrieval.embedded import EmbeddedRetriever
+from gateway.retrieval.embedded.quantized import approximate
 from gateway.retrieval.embedded.vectors import Positions, VectorBuilder
 from tests.contracts.conftest import EMBEDDER, make_chunks, put
 
@@ -27,7 +28,8 @@ TENANTS = ["t1", "t2"]
 
 def unit_rows(n: int, d: int, seed: int) -> np.ndarray:
     x = np.random.default_rng(seed).standard_normal((n, d))
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    rows: np.ndarray = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return rows
 
 
 def builder_of(
@@ -109,14 +111,13 @@ def test_nothing_outside_the_filter_is_scored_or_returned(
     assert set(positions.tolist()) == allowed  # the pre-filter is exact
     re_ranked: list[int] = []
     scanned: list[int] = []
-    real = vectors.approximate
 
     def spy(codes: np.ndarray, scales: np.ndarray, query: np.ndarray) -> np.ndarray:
         scanned.append(len(codes))
-        return real(codes, scales, query)
+        return approximate(codes, scales, query)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(vectors, "approximate", spy)
+        mp.setattr("gateway.retrieval.embedded.vectors.approximate", spy)
         got, _ = snap.top(x[seed % len(meta)], positions, 3, exact_from(x, re_ranked))
     assert set(got.tolist()) <= allowed
     assert set(re_ranked) <= allowed  # only permitted rows reach the exact re-rank

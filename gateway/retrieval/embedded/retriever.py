@@ -29,7 +29,7 @@ from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import Chunk, Hit, IndexInfo, SearchRequest, Vector
 from gateway.retrieval.embedded.highlight import highlights
 from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyzer, compound_phrases, document_key
-from gateway.retrieval.embedded.quantized import single_threaded
+from gateway.retrieval.embedded.quantized import kernel, single_threaded
 from gateway.retrieval.embedded.store import LEXICAL_GENERATION, ChunkStore, HitRow, split_values
 from gateway.retrieval.embedded.tenants import TenantIndexes
 from gateway.retrieval.embedded.vectors import Matrix, Positions, VectorBuilder, VectorSnapshot
@@ -127,6 +127,7 @@ class EmbeddedRetriever:
                     acl_allow=batch.acl_allow,
                     acl_deny=batch.acl_deny,
                 )
+        kernel()  # load the int8 kernel (torch) now rather than in the first search
         self._publish()
 
     def _rebuild_lexical(self, tenant: str, generation: str) -> None:
