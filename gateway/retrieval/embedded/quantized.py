@@ -1,121 +1,117 @@
-"""Int8 vectors scanned block by block, then an exact float32 re-rank of the best candidates.
+"""Int8 vector codes and the kernel that scans them without widening the matrix.
 
-An exact float32 scan of 1M x 384 vectors reads 1.5 GB per query: bound by memory bandwidth
-(~150 ms here) and 1.5 GB resident. Stored as int8 with one scale per vector, the scan reads a
-quarter of that; each block of rows is widened to float32 only while it is multiplied (the block
-stays in cache, the whole matrix is never widened). The approximate scores pick ``rerank``
-candidates; their exact float32 rows (kept on disk, e.g. a memory map, and read only for those
-rows) decide the final order, so a result differs from the exact one only if a true top-``n``
-row falls outside the approximate top-``rerank`` (measured: ``bench.quantized_scan``).
+An exact float32 scan of 1M x 384 vectors reads 1.5 GB per query: bound by memory bandwidth and
+1.5 GB resident. Stored as int8 with one scale per vector, the scan reads a quarter of that. The
+kernel is torch's weight-only int8 product (``torch._weight_int8pack_mm``: bfloat16 activations,
+int8 weights converted in registers, never in memory), which takes the codes as they are (a
+zero-copy view of the numpy block, no packing). Where it is missing or fails its self-check, each
+block is widened to float32 in slices that stay in cache (about 3x slower, still correct).
 
-The caller's positions (the ACL pre-filter) stay exact: only rows at those positions are scored.
-
-Status: a standalone kernel with its tests and benchmark; the embedded retriever does **not** use
-it yet. Measured at 1M x 384 (``bench.quantized_scan``, docs/benchmarks.md): recall@10 1.00 with
-a re-rank of 100 and 370 MB resident instead of 1,465 MB; latency about equal to the float32 BLAS
-scan with torch's int8 product (51 vs 57 ms in a quiet moment, 180 vs 132 ms in a loaded bench
-run), ~5x slower with the numpy widening fallback. So the memory and recall halves hold, the
-speed-up does not (yet).
+The approximate scores only *choose* candidates; the embedded retriever re-ranks them with the
+exact float32 vectors from the chunk store (``VectorSnapshot.top``). Measured: ``bench.scale``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-Positions = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float32]
 Codes = npt.NDArray[np.int8]
 
+WIDEN_ROWS = 8192
+"""Rows widened at once by the fallback: 8192 x 384 x 4 B = 12 MB, about what stays in cache."""
 
-def _find_int_mm() -> Callable[..., Any] | None:
-    try:
-        import torch  # noqa: PLC0415 - optional here; the embedder already depends on it
+_MIN_DIMENSION = 16
+"""Below this the int8 kernel returns garbage in the pinned torch (measured: dimensions < 8)."""
 
-        fn: Callable[..., Any] = torch._int_mm
-        fn(torch.ones((32, 8), dtype=torch.int8), torch.ones((8, 8), dtype=torch.int8))
-    except Exception:  # no torch, or no CPU kernel in this build: the numpy path is used
-        return None
-    return fn
-
-
-_int_mm = _find_int_mm()
-
-SCAN_BLOCK = 8192
-"""Rows widened at once: 8192 x 384 x 4 B = 12 MB, about what stays in this machine's cache."""
+_kernel_lock = threading.Lock()
+_kernel: list[Any] = []
 
 
 def quantize(vectors: Matrix) -> tuple[Codes, Matrix]:
-    """Per-vector symmetric int8: ``codes * scale`` approximates each row (error <= scale / 2)."""
-    peak = np.abs(vectors).max(axis=1)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    codes = np.rint(vectors / scales[:, None]).clip(-127, 127).astype(np.int8)
+    """Per-vector symmetric int8: ``codes * scale`` approximates each row (error <= scale / 2).
+
+    Works through ``WIDEN_ROWS`` rows at a time so that its float32 temporaries stay small (an
+    index opening 1M rows would otherwise peak hundreds of MB above what it keeps).
+    """
+    codes = np.empty(vectors.shape, dtype=np.int8)
+    scales = np.empty(len(vectors), dtype=np.float32)
+    for lo in range(0, len(vectors), WIDEN_ROWS):
+        part = vectors[lo : lo + WIDEN_ROWS]
+        peak = np.abs(part).max(axis=1) if part.shape[1] else np.zeros(len(part), np.float32)
+        scales[lo : lo + WIDEN_ROWS] = np.where(peak > 0, peak / 127.0, 1.0)
+        codes[lo : lo + WIDEN_ROWS] = np.rint(part / scales[lo : lo + WIDEN_ROWS, None]).clip(-127, 127)
     return codes, scales
 
 
-class QuantizedVectors:
-    """Int8 codes and per-row scales in memory; exact rows fetched through ``exact`` on demand."""
+def _load_kernel() -> Any:
+    """torch's module if its int8 product runs here and agrees with numpy on a probe, else None."""
+    try:
+        import torch  # noqa: PLC0415 - heavy and optional; the embedder loads it anyway
 
-    def __init__(self, codes: Codes, scales: Matrix, exact: Callable[[Positions], Matrix]) -> None:
-        self.codes = codes
-        self.scales = scales
-        self.exact = exact
-        """Exact float32 rows at the given ascending positions (e.g. from a memory map)."""
+        rng = np.random.default_rng(0)
+        codes = rng.integers(-127, 128, (40, 64), dtype=np.int8)
+        query = rng.standard_normal(64).astype(np.float32)
+        got = _torch_scores(torch, codes, query)
+        want = codes.astype(np.float32) @ query
+        if np.abs(got - want).max() > 0.02 * (np.abs(codes).astype(np.float32) @ np.abs(query)).max():
+            return None
+    except Exception:  # no torch, or no CPU kernel in this build: the numpy path is used
+        return None
+    return torch
 
-    def approximate(self, query: Matrix, positions: Positions | None = None) -> Matrix:
-        """Approximate dot products with every row (``positions=None``) or the given rows.
 
-        With torch's int8 x int8 -> int32 product (``torch._int_mm``, which runs on CPU in the pinned
-        torch) the query is quantised too and no row is ever widened; otherwise each block is
-        widened to float32 just before its product.
-        """
-        if _int_mm is not None and self.codes.shape[1] % 8 == 0:
-            return self._approximate_int8(query, positions)
-        q = query.astype(np.float32, copy=False)[:, None]
-        n = self.codes.shape[0] if positions is None else positions.size
-        out = np.empty(n, dtype=np.float32)
-        for lo in range(0, n, SCAN_BLOCK):
-            hi = min(n, lo + SCAN_BLOCK)
-            block = self.codes[lo:hi] if positions is None else self.codes[positions[lo:hi]]
-            out[lo:hi] = (block.astype(np.float32) @ q).ravel()
-        out *= self.scales if positions is None else self.scales[positions]
-        return out
+def kernel() -> Any:
+    """The int8 kernel's module (loaded once, on first use), or None for the numpy fallback."""
+    if not _kernel:
+        with _kernel_lock:
+            if not _kernel:
+                _kernel.append(_load_kernel())
+    return _kernel[0]
 
-    def _approximate_int8(self, query: Matrix, positions: Positions | None) -> Matrix:
-        import torch  # noqa: PLC0415 - only where the int8 product is used
 
-        int_mm = _int_mm
-        if int_mm is None:  # pragma: no cover - approximate() checked it
-            raise RuntimeError("no int8 kernel")
-        q_codes, q_scale = quantize(query.astype(np.float32, copy=False)[None, :])
-        # _int_mm wants at least 8 columns: the query repeated (the extra columns cost ~nothing).
-        rhs = torch.from_numpy(np.repeat(q_codes.T, 8, axis=1).copy())
-        n = self.codes.shape[0] if positions is None else positions.size
-        out = np.empty(n, dtype=np.float32)
-        step = SCAN_BLOCK * 16  # large blocks: the int8 kernel streams them without widening
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            block = self.codes[lo:hi] if positions is None else self.codes[positions[lo:hi]]
-            if hi - lo <= 16:  # the kernel wants more than 16 rows
-                out[lo:hi] = (block.astype(np.float32) @ q_codes[0].astype(np.float32)).ravel()
-                continue
-            out[lo:hi] = int_mm(torch.from_numpy(np.ascontiguousarray(block)), rhs)[:, 0].numpy()
-        out *= float(q_scale[0])
-        out *= self.scales if positions is None else self.scales[positions]
-        return out
+def _torch_scores(torch: Any, codes: Codes, query: Matrix) -> Matrix:
+    lhs = torch.from_numpy(query.reshape(1, -1)).to(torch.bfloat16)
+    ones = torch.ones(codes.shape[0], dtype=torch.bfloat16)
+    out = torch._weight_int8pack_mm(lhs, torch.from_numpy(codes), ones)
+    result: Matrix = out.float().numpy().ravel()
+    return result
 
-    def top(self, query: Matrix, positions: Positions | None, n: int, rerank: int) -> tuple[Positions, Matrix]:
-        """The ``n`` best positions by exact cosine among the approximate top ``max(n, rerank)``,
-        best first (ties: lower position first)."""
-        pool = np.arange(self.codes.shape[0], dtype=np.int64) if positions is None else positions
-        if pool.size == 0 or n <= 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        approx = self.approximate(query, positions)
-        keep = min(pool.size, max(n, rerank))
-        candidates = np.sort(pool[np.argpartition(-approx, keep - 1)[:keep]]) if keep < pool.size else pool
-        exact = (self.exact(candidates) @ query.astype(np.float32)[:, None]).ravel()
-        order = np.lexsort((candidates, -exact))[:n]
-        return candidates[order], exact[order]
+
+def _widened_scores(codes: Codes, query: Matrix) -> Matrix:
+    out = np.empty(codes.shape[0], dtype=np.float32)
+    column = query.astype(np.float32, copy=False)[:, None]
+    for lo in range(0, codes.shape[0], WIDEN_ROWS):
+        hi = min(codes.shape[0], lo + WIDEN_ROWS)
+        out[lo:hi] = (codes[lo:hi].astype(np.float32) @ column).ravel()
+    return out
+
+
+def approximate(codes: Codes, scales: Matrix, query: Matrix) -> Matrix:
+    """Approximate dot products of ``query`` with the rows ``codes * scales[:, None]``.
+
+    ``codes`` must be C-contiguous (a block, or rows gathered from one). Error: the int8 rounding
+    of each row (<= scale / 2 per dimension) plus bfloat16 rounding of the query and the sums
+    (about 3 significant digits); the exact re-rank absorbs both.
+    """
+    if codes.shape[0] == 0:
+        return np.empty(0, dtype=np.float32)
+    torch = kernel() if codes.shape[1] >= _MIN_DIMENSION else None
+    raw = _torch_scores(torch, codes, query) if torch is not None else _widened_scores(codes, query)
+    result: Matrix = raw * scales
+    return result
+
+
+def single_threaded() -> None:
+    """Make this thread's int8 scans use one core (OpenMP's thread count is per calling thread).
+
+    The hybrid search runs the vector scan beside BM25: one core each beats two threads fighting
+    for two cores (measured under load: 45 vs 52 ms for 1M rows).
+    """
+    torch = kernel()
+    if torch is not None:
+        torch.set_num_threads(1)

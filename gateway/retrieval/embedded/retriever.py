@@ -2,7 +2,9 @@
 
 On disk under one directory: ``chunks.sqlite3`` (the chunk store, source of truth: text,
 metadata, vectors) and ``bm25/`` (one tantivy index per tenant, each rebuilt from the store when
-missing, corrupt or behind). In memory: vectors and ACL postings as numpy arrays (``vectors.py``).
+missing, corrupt or behind). In memory: int8 vector codes and ACL postings as numpy arrays
+(``vectors.py``), built from the store on open; a vector search scans the codes and re-ranks its
+best candidates with their exact float32 vectors read from the store.
 
 Consistency: one writer at a time (a lock). A write commits the store and the lexical index,
 then publishes a new immutable ``_Snapshot`` (tantivy searchers + vector snapshot) by swapping
@@ -27,9 +29,10 @@ from gateway.errors import SearchUnavailable
 from gateway.retrieval.base import Chunk, Hit, IndexInfo, SearchRequest, Vector
 from gateway.retrieval.embedded.highlight import highlights
 from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyzer, compound_phrases, document_key
+from gateway.retrieval.embedded.quantized import kernel, single_threaded
 from gateway.retrieval.embedded.store import LEXICAL_GENERATION, ChunkStore, HitRow, split_values
 from gateway.retrieval.embedded.tenants import TenantIndexes
-from gateway.retrieval.embedded.vectors import VectorBuilder, VectorSnapshot
+from gateway.retrieval.embedded.vectors import Matrix, Positions, VectorBuilder, VectorSnapshot
 from gateway.retrieval.fusion import fuse, top_k
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ class EmbeddedRetriever:
         *,
         compact_dead_ratio: float = 0.3,
         gather_fraction: float = 0.3,
+        rerank: int = 200,
         writer_heap_bytes: int = 64_000_000,
         read_only: bool = False,
     ) -> None:
@@ -74,8 +78,9 @@ class EmbeddedRetriever:
         self._read_only = read_only
         self._compact_ratio = compact_dead_ratio
         self._gather_fraction = gather_fraction
+        self._rerank = rerank
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search")
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-search", initializer=single_threaded)
         self._analyzer = analyzer()
         self._closed = False
         self._broken = False
@@ -110,9 +115,10 @@ class EmbeddedRetriever:
             recorded = self._store.get_meta(LEXICAL_GENERATION + tenant)
             if self._lexical.open(tenant, recorded, writable=not self._read_only):
                 self._rebuild_lexical(tenant, generation)
-        self._builder = VectorBuilder(self._dimension, self._gather_fraction)
+        self._builder = VectorBuilder(self._dimension, self._gather_fraction, self._rerank)
         if self._dimension:
-            for batch in self._store.iter_live(self._dimension):
+            # Batches of 10,000: each is read as float32 and kept as int8, so the peak stays low.
+            for batch in self._store.iter_live(self._dimension, batch=10_000):
                 self._builder.append(
                     batch.rows,
                     batch.vectors,
@@ -121,6 +127,7 @@ class EmbeddedRetriever:
                     acl_allow=batch.acl_allow,
                     acl_deny=batch.acl_deny,
                 )
+        kernel()  # load the int8 kernel (torch) now rather than in the first search
         self._publish()
 
     def _rebuild_lexical(self, tenant: str, generation: str) -> None:
@@ -178,7 +185,7 @@ class EmbeddedRetriever:
                     self._store.set_meta("embedding_model", embedding_model)
                     self._store.set_meta("dimension", str(dimension))
                 self._dimension = dimension
-                self._builder = VectorBuilder(dimension, self._gather_fraction)
+                self._builder = VectorBuilder(dimension, self._gather_fraction, self._rerank)
                 self._publish([])
             elif model != embedding_model or self._dimension != dimension:
                 raise SearchUnavailable(
@@ -337,10 +344,12 @@ class EmbeddedRetriever:
         return self._guarded(run, request)
 
     def vector_search(self, request: SearchRequest) -> list[Hit]:
-        """The filtered exact-cosine candidate list ``search`` fuses (same size as ``lexical_search``)."""
+        """The filtered cosine candidate list ``search`` fuses (same size as ``lexical_search``):
+        int8 scan, exact float32 re-rank, on the same worker threads as ``search``."""
 
         def run(snap: _Snapshot) -> list[Hit]:
-            ranked = self._vector_ranked(snap, request, max(request.k, request.fusion.candidates))
+            n = max(request.k, request.fusion.candidates)
+            ranked = self._pool.submit(self._vector_ranked, snap, request, n).result()
             return self._finish(self._hits(ranked, "vector"), request)
 
         return self._guarded(run, request)
@@ -382,8 +391,16 @@ class EmbeddedRetriever:
             raise ValueError(f"query vector has {query.size} dimensions, the index {vectors.dimension}")
         norm = float(np.linalg.norm(query))
         query = query / norm if norm else query
-        positions, scores = vectors.top(query, vectors.visible(request.acl, request.collections), n)
+        visible = vectors.visible(request.acl, request.collections)
+        positions, scores = vectors.top(query, visible, n, lambda rows: self._exact(rows, vectors.dimension))
         return _Ranked(vectors.rows[positions].tolist(), scores.tolist())
+
+    def _exact(self, rows: Positions, dimension: int) -> Matrix:
+        """The float32 vectors of the re-ranked candidates, from the store (never held in memory)."""
+        found = self._store.vectors_of(rows.tolist(), dimension)
+        if found is None:  # a compaction deleted a row of this snapshot meanwhile
+            raise _StaleSnapshot
+        return found
 
     def _hits(self, ranked: _Ranked, side: str) -> list[Hit]:
         found = self._store.fetch_hits(ranked.rows)

@@ -235,6 +235,19 @@ class ChunkStore:
         cur = self.reader().execute(f"SELECT {HIT_COLUMNS} FROM chunks WHERE row IN ({marks})", list(rows))  # noqa: S608 - only placeholders are interpolated
         return {int(r[0]): r for r in cur}
 
+    def vectors_of(self, rows: Sequence[int], dimension: int) -> npt.NDArray[np.float32] | None:
+        """The stored float32 vectors of ``rows``, in that order; None if any row is gone
+        (deleted by a compaction since the caller's snapshot)."""
+        if not rows:
+            return np.empty((0, dimension), dtype=np.float32)
+        marks = ",".join("?" * len(rows))
+        cur = self.reader().execute(f"SELECT row, vector FROM chunks WHERE row IN ({marks})", list(rows))  # noqa: S608 - only placeholders are interpolated
+        found = {int(r[0]): r[1] for r in cur}
+        if len(found) != len(rows):
+            return None
+        blob = b"".join(found[r] for r in rows)
+        return np.frombuffer(blob, dtype=np.float32).reshape(len(rows), dimension)
+
     def live_count(self) -> int:
         row = self.reader().execute("SELECT COUNT(*) FROM chunks WHERE live = 1").fetchone()
         return int(row[0])

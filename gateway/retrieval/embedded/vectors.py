@@ -1,10 +1,12 @@
-"""In-memory vectors and ACL postings: exact, permission-filtered cosine search with numpy.
+"""In-memory vectors and ACL postings: permission-filtered cosine search with numpy.
 
 Layout (arrays only, no per-chunk Python objects): a *position* is a row's index in memory.
-Vectors live in fixed-size blocks (so growth never copies the whole matrix); ``rows`` maps a
-position to its store row id (ascending); ``collections`` holds a small integer code per
-position; postings map ``(kind, tenant, value)`` to the ascending positions carrying that value,
-for kinds ``t`` (tenant), ``c`` (collection), ``a`` (ACL allow principal), ``d`` (ACL deny).
+Vectors live as int8 codes with one float32 scale per row (``quantized.py``) in fixed-size blocks
+(so growth never copies the whole matrix); the exact float32 vectors stay in the chunk store and
+are read only for the candidates a search re-ranks. ``rows`` maps a position to its store row id
+(ascending); ``collections`` holds a small integer code per position; postings map
+``(kind, tenant, value)`` to the ascending positions carrying that value, for kinds ``t``
+(tenant), ``c`` (collection), ``a`` (ACL allow principal), ``d`` (ACL deny).
 
 Snapshots are immutable: the writer only appends beyond a snapshot's ``count`` and copies the
 ``live`` mask before changing it, so a search holding an old snapshot is never disturbed.
@@ -12,17 +14,20 @@ Snapshots are immutable: the writer only appends beyond a snapshot's ``count`` a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from gateway.authz.filter import AclFilter
+from gateway.retrieval.embedded.quantized import Codes, approximate, quantize
 
 Positions = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float32]
 Key = tuple[str, str, str]
+ExactVectors = Callable[[Positions], Matrix]
+"""The exact float32 vectors of the given store row ids, in that order (from the chunk store)."""
 
 BLOCK_SHIFT = 16
 BLOCK_ROWS = 1 << BLOCK_SHIFT
@@ -60,16 +65,6 @@ def _union(parts: Sequence[Positions]) -> Positions:
     return np.unique(np.concatenate(parts))
 
 
-def _dot(matrix: Matrix, query: Matrix) -> Matrix:
-    """``matrix @ query`` as a one-column matrix product.
-
-    Measured here: OpenBLAS's threaded matrix-vector kernel stalls on scheduler ticks (8-16 ms
-    for 5k x 384) when the other core is busy; the n=1 matrix-matrix kernel takes 0.3 ms.
-    """
-    result: Matrix = (matrix @ query[:, None]).ravel()
-    return result
-
-
 def _positions_of(known: Positions, live: npt.NDArray[np.bool_], rows: Sequence[int]) -> Positions:
     wanted = np.asarray(rows, dtype=np.int64)
     pos = np.searchsorted(known, wanted)
@@ -85,7 +80,10 @@ class VectorSnapshot:
 
     dimension: int
     count: int
-    blocks: tuple[Matrix, ...]
+    blocks: tuple[Codes, ...]
+    """Int8 codes, ``BLOCK_ROWS`` rows a block (the last one may be shorter or partly unused)."""
+    scales: tuple[Matrix, ...]
+    """One float32 scale per row of each block: ``codes * scale`` approximates the vector."""
     live: npt.NDArray[np.bool_]
     rows: Positions
     collections: npt.NDArray[np.int32]
@@ -93,7 +91,9 @@ class VectorSnapshot:
     postings: Mapping[Key, Positions]
     live_count: int
     gather_fraction: float = 0.3
-    """Above this share of visible positions, score every row then pick (faster than gathering)."""
+    """Above this share of visible positions, scan every row then pick (faster than gathering)."""
+    rerank: int = 200
+    """Approximate candidates re-ranked exactly (at least the number asked for)."""
 
     def positions_of(self, rows: Sequence[int]) -> Positions:
         """Positions of live store rows (rows unknown to this snapshot or dead are dropped)."""
@@ -138,29 +138,50 @@ class VectorSnapshot:
         return base if keep.all() else base[keep]
 
     def scores(self, query: Matrix, positions: Positions) -> Matrix:
-        """Dot products of ``query`` with the vectors at ``positions`` (ascending)."""
+        """Approximate (int8) dot products of ``query`` with the vectors at ``positions`` (ascending).
+
+        Above ``gather_fraction`` every block is scanned whole and the visible positions are
+        picked from the result: the products of other rows are computed as part of the block
+        product but never enter a selection (gathering 1M rows costs more than scanning them).
+        """
         if positions.size > self.gather_fraction * self.count:
-            every = np.concatenate([_dot(b[: self.count - i * BLOCK_ROWS], query) for i, b in enumerate(self.blocks)])
+            every = np.concatenate(
+                [
+                    approximate(b[:n], s[:n], query)
+                    for b, s, n in zip(self.blocks, self.scales, self._block_rows(), strict=True)
+                ]
+            )
             result: Matrix = every[positions]
             return result
         blocks = positions >> BLOCK_SHIFT
         offsets = positions & (BLOCK_ROWS - 1)
-        if blocks[0] == blocks[-1]:
-            gathered = _dot(self.blocks[int(blocks[0])][offsets], query)
-            return gathered
         out = np.empty(positions.size, dtype=np.float32)
         bounds = np.searchsorted(blocks, np.arange(len(self.blocks) + 1))
         for b in range(len(self.blocks)):
             lo, hi = int(bounds[b]), int(bounds[b + 1])
             if hi > lo:
-                out[lo:hi] = _dot(self.blocks[b][offsets[lo:hi]], query)
+                at = offsets[lo:hi]
+                out[lo:hi] = approximate(self.blocks[b][at], self.scales[b][at], query)
         return out
 
-    def top(self, query: Matrix, positions: Positions, n: int) -> tuple[Positions, Matrix]:
-        """The ``n`` best positions by cosine, best first (ties: lower position first)."""
+    def _block_rows(self) -> list[int]:
+        return [min(BLOCK_ROWS, self.count - i * BLOCK_ROWS) for i in range(len(self.blocks))]
+
+    def top(self, query: Matrix, positions: Positions, n: int, exact: ExactVectors) -> tuple[Positions, Matrix]:
+        """The ``n`` best positions by exact cosine, best first (ties: lower position first).
+
+        The int8 scan picks the best ``max(n, rerank)`` of ``positions``; their exact float32
+        vectors (``exact``, read by store row id) decide the order and the scores returned. Only
+        rows at ``positions`` are ever candidates. With no more positions than that, every one of
+        them is scored exactly and the int8 scan is skipped.
+        """
         if positions.size == 0 or n <= 0:
             return _EMPTY, np.empty(0, dtype=np.float32)
-        scores = self.scores(query, positions)
+        keep = max(n, self.rerank)
+        if positions.size > keep:
+            approx = self.scores(query, positions)
+            positions = np.sort(positions[np.argpartition(-approx, keep - 1)[:keep]])
+        scores: Matrix = (exact(self.rows[positions]) @ query[:, None]).ravel()
         if n < positions.size:
             pick = np.argpartition(-scores, n - 1)[:n]
             positions, scores = positions[pick], scores[pick]
@@ -171,10 +192,12 @@ class VectorSnapshot:
 class VectorBuilder:
     """The writer's mutable side of the in-memory index; ``snapshot()`` publishes a view of it."""
 
-    def __init__(self, dimension: int, gather_fraction: float = 0.3) -> None:
+    def __init__(self, dimension: int, gather_fraction: float = 0.3, rerank: int = 200) -> None:
         self.dimension = dimension
         self.gather_fraction = gather_fraction
-        self._blocks: list[Matrix] = []
+        self.rerank = rerank
+        self._blocks: list[Codes] = []
+        self._scales: list[Matrix] = []
         self._count = 0
         self._rows = _Growable(np.int64)
         self._collections = _Growable(np.int32)
@@ -192,20 +215,23 @@ class VectorBuilder:
     def dead(self) -> int:
         return self._dead
 
-    def _append_vectors(self, vectors: Matrix) -> None:
+    def _append_codes(self, codes: Codes, scales: Matrix) -> None:
         done = 0
-        while done < len(vectors):
+        while done < len(codes):
             block_no, offset = divmod(self._count + done, BLOCK_ROWS)
             if block_no == len(self._blocks):
-                self._blocks.append(np.zeros((min(BLOCK_ROWS, 1024), self.dimension), dtype=np.float32))
-            block = self._blocks[block_no]
-            take = min(len(vectors) - done, BLOCK_ROWS - offset)
+                self._blocks.append(np.zeros((min(BLOCK_ROWS, 1024), self.dimension), dtype=np.int8))
+                self._scales.append(np.zeros(min(BLOCK_ROWS, 1024), dtype=np.float32))
+            block, scale = self._blocks[block_no], self._scales[block_no]
+            take = min(len(codes) - done, BLOCK_ROWS - offset)
             if offset + take > len(block):
                 # Grow the last block by copying: snapshots keep the old one, untouched.
-                grown = np.zeros((min(BLOCK_ROWS, max(2 * len(block), offset + take)), self.dimension), np.float32)
-                grown[:offset] = block[:offset]
-                self._blocks[block_no] = block = grown
-            block[offset : offset + take] = vectors[done : done + take]
+                size = min(BLOCK_ROWS, max(2 * len(block), offset + take))
+                grown, grown_scale = np.zeros((size, self.dimension), np.int8), np.zeros(size, np.float32)
+                grown[:offset], grown_scale[:offset] = block[:offset], scale[:offset]
+                self._blocks[block_no], self._scales[block_no] = block, scale = grown, grown_scale
+            block[offset : offset + take] = codes[done : done + take]
+            scale[offset : offset + take] = scales[done : done + take]
             done += take
 
     def append(
@@ -218,11 +244,14 @@ class VectorBuilder:
         acl_allow: Sequence[Sequence[str]],
         acl_deny: Sequence[Sequence[str]],
     ) -> None:
-        """Append rows (store row ids ascending, above every row already here)."""
+        """Append rows (store row ids ascending, above every row already here).
+
+        Only the int8 codes of ``vectors`` are kept; the exact vectors stay in the chunk store.
+        """
         if len(rows) == 0:
             return
         start = self._count
-        self._append_vectors(vectors)
+        self._append_codes(*quantize(np.asarray(vectors, dtype=np.float32)))
         self._rows.extend(rows)
         grouped: dict[Key, list[int]] = {}
         codes = np.empty(len(rows), dtype=np.int32)
@@ -260,6 +289,7 @@ class VectorBuilder:
             dimension=self.dimension,
             count=self._count,
             blocks=tuple(self._blocks),
+            scales=tuple(self._scales),
             live=self._live,
             rows=rows.astype(np.int64, copy=False),
             collections=self._collections.view().astype(np.int32, copy=False),
@@ -267,6 +297,7 @@ class VectorBuilder:
             postings={k: g.view().astype(np.int64, copy=False) for k, g in self._postings.items()},
             live_count=self._count - self._dead,
             gather_fraction=self.gather_fraction,
+            rerank=self.rerank,
         )
 
     def compacted(self) -> VectorBuilder:
@@ -275,11 +306,15 @@ class VectorBuilder:
         keep = np.flatnonzero(snap.live).astype(np.int64)
         new_pos = np.full(snap.count, -1, dtype=np.int64)
         new_pos[keep] = np.arange(keep.size)
-        out = VectorBuilder(self.dimension, self.gather_fraction)
+        out = VectorBuilder(self.dimension, self.gather_fraction, self.rerank)
         for lo in range(0, keep.size, BLOCK_ROWS):
             part = keep[lo : lo + BLOCK_ROWS]
             blocks, offsets = part >> BLOCK_SHIFT, part & (BLOCK_ROWS - 1)
-            out._append_vectors(np.concatenate([snap.blocks[b][offsets[blocks == b]] for b in np.unique(blocks)]))
+            parts = [(b, offsets[blocks == b]) for b in np.unique(blocks)]
+            out._append_codes(
+                np.concatenate([snap.blocks[b][at] for b, at in parts]),
+                np.concatenate([snap.scales[b][at] for b, at in parts]),
+            )
             out._count += int(part.size)
         out._rows = _Growable(np.int64, snap.rows[keep])
         out._collections = _Growable(np.int32, snap.collections[keep])
