@@ -99,7 +99,7 @@ def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: 
         prepare(corpus, data_dir)
         settings = Settings(
             environment="development", dev_issuer=True, data_dir=data_dir, oidc={"tenant_claim": "tenant"}
-        )  # type: ignore[arg-type]
+        )
         tokens = [
             {"Authorization": "Bearer " + mint_dev_token(settings, u.name, list(u.groups), tenant=corpus.spec.tenant)}
             for u in corpus.users()
