@@ -119,6 +119,18 @@ class Phase:
     """``/v1/ask`` responses with ``answered: true`` and no citation (must be 0)."""
     embeddings: dict[str, float] | None = None
     """Change of ``gateway_query_embeddings`` over the phase: LRU hit / miss, batcher forward passes."""
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) the server process used during the measured requests."""
+    wall_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / max(1, len(self.latencies_ms) + self.errors)
+
+    @property
+    def cores_busy(self) -> float:
+        """Server CPU seconds per wall second: 2.0 would be both cores of this machine."""
+        return self.cpu_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
     @property
     def lru_hit_rate(self) -> float:
@@ -142,6 +154,12 @@ async def query_embeddings(client: httpx.AsyncClient) -> dict[str, float]:
     return out
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tally(phase: Phase, body: dict[str, object]) -> None:
     """Count an answered ask (and one without citations) or a search with hits."""
     if "answered" in body:
@@ -154,7 +172,7 @@ def tally(phase: Phase, body: dict[str, object]) -> None:
 
 async def _phase(
     base: str, path: str, headers: dict[str, str], bodies: list[dict[str, object]], warmups: list[dict[str, object]],
-    workers: int,
+    workers: int, pid: int,
 ) -> Phase:  # fmt: skip
     """``bodies`` spread over ``workers`` keep-alive connections that start together after warming up."""
     got = Phase([], 0.0, 0)
@@ -166,6 +184,7 @@ async def _phase(
 
         await asyncio.gather(*(warm(i) for i in range(workers)))
         before = await query_embeddings(client)
+        cpu = process_cpu(pid)
 
         async def worker() -> None:
             while queue:
@@ -180,7 +199,9 @@ async def _phase(
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
-        got.rate = len(bodies) / (time.perf_counter() - start)
+        got.wall_seconds = time.perf_counter() - start
+        got.cpu_seconds = process_cpu(pid) - cpu
+        got.rate = len(bodies) / got.wall_seconds
         after = await query_embeddings(client)
     got.embeddings = {k: after[k] - before.get(k, 0.0) for k in after}
     return got
@@ -188,9 +209,9 @@ async def _phase(
 
 def phase(
     base: str, path: str, headers: dict[str, str], bodies: list[dict[str, object]], warmups: list[dict[str, object]],
-    workers: int,
+    workers: int, pid: int,
 ) -> Phase:  # fmt: skip
-    got = asyncio.run(_phase(base, path, headers, bodies, warmups, workers))
+    got = asyncio.run(_phase(base, path, headers, bodies, warmups, workers, pid))
     if got.uncited:  # an answer the caller cannot trace to a passage would make the figures meaningless
         raise AssertionError(f"{path}: {got.uncited} answered responses without citations")
     return got
@@ -198,7 +219,7 @@ def phase(
 
 COLUMNS = [
     "request", "mode", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s", "p95 / seq p95",
-    "answered", "LRU hit rate", "queries / forward pass",
+    "answered", "LRU hit rate", "queries / forward pass", "server CPU ms / req", "server cores busy",
 ]  # fmt: skip
 
 MODES = {
@@ -285,13 +306,14 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
                     offset = (e * len(levels) + lv) * args.requests
                     bodies: list[dict[str, object]] = [{key: t} for t in texts[offset : offset + args.requests]]
                     warm: list[dict[str, object]] = [{key: t} for t in warm_texts]
-                    got = phase(base, path, headers, bodies, warm, workers)
+                    got = phase(base, path, headers, bodies, warm, workers, proc.pid)
                     baseline = baseline or got
                     p50, p95 = percentiles(got.latencies_ms or [0.0])
                     _, base95 = percentiles(baseline.latencies_ms or [0.0])
                     report.add(
                         name, mode, workers, p50, p95, got.rate, got.errors, got.rate / baseline.rate, p95 / base95,
                         f"{got.answered}/{len(bodies)}", f"{got.lru_hit_rate:.0%}", got.per_batch,
+                        got.cpu_ms_per_request, got.cores_busy,
                     )  # fmt: skip
             proc.terminate()
             proc.wait(timeout=60)
