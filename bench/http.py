@@ -1,13 +1,18 @@
 """``/v1/search`` and ``/v1/ask`` over real HTTP: uvicorn in a subprocess on 127.0.0.1, real tokens
 from the development issuer, the real transformer embedding each query, the SQLite audit write.
 
-The index (100k synthetic chunks, random vectors recorded under the real model's id and dimension,
-so ``ensure_index`` accepts it) is written directly with ``EmbeddedRetriever``; the policy grants
-come from ``gateway policy load``.
+The index (synthetic chunks, random vectors recorded under the real model's id and dimension, so
+``ensure_index`` accepts it) and its document registry are written as ingest writes them
+(``bench.indexed``), so the re-check passes and asks really answer; an answered ask without
+citations stops the run. The policy grants come from ``gateway policy load``. Questions are
+distinct windows of passages u5 may read (the query LRU must not make the figures: its hit rate is
+a column).
 
 Each endpoint is measured at every ``--concurrency`` level (default 1, 8, 32) in one run, first
-with the defaults (query micro-batcher, query LRU, audit group commit: ``batched``), then with all
-three off (``naive``), each on a fresh server; ratios are against the same mode's first level.
+with the defaults (query micro-batcher, query LRU, audit group commit, PII spaCy batcher:
+``batched``), then with all four off (``naive``), each on a fresh server; ratios are against the
+same mode's first level. Per phase the server's own CPU time (``/proc``) gives CPU ms per request
+and cores busy: throughput can never exceed the cores it gets divided by its CPU per request.
 
 ``python -m bench.http`` (``--quick`` for a smoke run).
 """
