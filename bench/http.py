@@ -1,13 +1,18 @@
 """``/v1/search`` and ``/v1/ask`` over real HTTP: uvicorn in a subprocess on 127.0.0.1, real tokens
 from the development issuer, the real transformer embedding each query, the SQLite audit write.
 
-The index (100k synthetic chunks, random vectors recorded under the real model's id and dimension,
-so ``ensure_index`` accepts it) is written directly with ``EmbeddedRetriever``; the policy grants
-come from ``gateway policy load``.
+The index (synthetic chunks, random vectors recorded under the real model's id and dimension, so
+``ensure_index`` accepts it) and its document registry are written as ingest writes them
+(``bench.indexed``), so the re-check passes and asks really answer; an answered ask without
+citations stops the run. The policy grants come from ``gateway policy load``. Questions are
+distinct windows of passages u5 may read (the query LRU must not make the figures: its hit rate is
+a column).
 
 Each endpoint is measured at every ``--concurrency`` level (default 1, 8, 32) in one run, first
-with the defaults (query micro-batcher, query LRU, audit group commit: ``batched``), then with all
-three off (``naive``), each on a fresh server; ratios are against the same mode's first level.
+with the defaults (query micro-batcher, query LRU, audit group commit, PII spaCy batcher:
+``batched``), then with all four off (``naive``), each on a fresh server; ratios are against the
+same mode's first level. Per phase the server's own CPU time (``/proc``) gives CPU ms per request
+and cores busy: throughput can never exceed the cores it gets divided by its CPU per request.
 
 ``python -m bench.http`` (``--quick`` for a smoke run).
 """
@@ -32,9 +37,9 @@ import httpx
 import numpy as np
 
 from bench.common import Report, console, machine, percentiles
-from bench.synthetic import CorpusSpec, SyntheticCorpus, draw_queries
+from bench.indexed import visible_questions, write_indexed
+from bench.synthetic import CorpusSpec, SyntheticCorpus
 from gateway.auth.dev import mint_dev_token
-from gateway.retrieval.embedded.retriever import EmbeddedRetriever
 from gateway.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,24 +60,24 @@ def environment(data_dir: Path) -> dict[str, str]:
     }
 
 
+def database_url(data_dir: Path) -> str:
+    """The server's database: ``GATEWAY_DATABASE_URL`` when set (the load test's PostgreSQL), else SQLite."""
+    return os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{(data_dir / 'gateway.sqlite3').resolve()}"
+
+
 def prepare(corpus: SyntheticCorpus, data_dir: Path) -> None:
-    """Index written directly; database migrated; the corpus's collection grants loaded as policy."""
+    """Database migrated; index and document registry written as ingest writes them
+    (``bench.indexed``); the corpus's collection grants loaded as policy."""
     from gateway.retrieval.embed import TransformersEmbedder  # noqa: PLC0415 - heavy; model id only
 
     embedder = TransformersEmbedder()
     model_id, dimension = embedder.model_id, embedder.dimension
     del embedder
-    retriever = EmbeddedRetriever(data_dir / "index")
-    retriever.ensure_index(model_id, dimension)
-    start = time.perf_counter()
-    for items in corpus.batches(1_000):
-        retriever.replace_documents(items)
-    retriever.close()
-    console.print(f"index: {corpus.spec.chunks:,} chunks written in {time.perf_counter() - start:.0f} s")
-    policy = data_dir / "bench-policy.csv"
-    corpus.policy_csv(policy)
     env = environment(data_dir)
     subprocess.run([str(BIN / "gateway"), "migrate"], env=env, check=True, capture_output=True)
+    write_indexed(corpus, data_dir / "index", database_url(data_dir), model_id, dimension)
+    policy = data_dir / "bench-policy.csv"
+    corpus.policy_csv(policy)
     subprocess.run(
         [str(BIN / "gateway"), "policy", "load", "--file", str(policy)], env=env, check=True, capture_output=True
     )
@@ -107,20 +112,75 @@ def start_server(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess
 
 @dataclass
 class Phase:
-    """One measured phase: latencies of the answered requests, throughput, failures."""
+    """One measured phase: latencies of the answered requests, throughput, failures, and what the
+    answers held (asks answered with citations) and what the query embedder did."""
 
     latencies_ms: list[float]
     rate: float
     errors: int
+    answered: int = 0
+    """``/v1/ask``: responses with ``answered: true``; ``/v1/search``: responses with hits."""
+    uncited: int = 0
+    """``/v1/ask`` responses with ``answered: true`` and no citation (must be 0)."""
+    embeddings: dict[str, float] | None = None
+    """Change of ``gateway_query_embeddings`` over the phase: LRU hit / miss, batcher forward passes."""
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) the server process used during the measured requests."""
+    wall_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu_seconds * 1000 / max(1, len(self.latencies_ms) + self.errors)
+
+    @property
+    def cores_busy(self) -> float:
+        """Server CPU seconds per wall second: 2.0 would be both cores of this machine."""
+        return self.cpu_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def lru_hit_rate(self) -> float:
+        e = self.embeddings or {}
+        return e.get("hit", 0.0) / max(1.0, e.get("hit", 0.0) + e.get("miss", 0.0))
+
+    @property
+    def per_batch(self) -> float:
+        """Queries per forward pass (LRU misses / batches); 0 when the batcher is off."""
+        e = self.embeddings or {}
+        return e.get("miss", 0.0) / e["batch"] if e.get("batch") else 0.0
+
+
+async def query_embeddings(client: httpx.AsyncClient) -> dict[str, float]:
+    """The server's ``gateway_query_embeddings`` gauges, by ``result``."""
+    out: dict[str, float] = {}
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith("gateway_query_embeddings{"):
+            label, value = line.split("} ")
+            out[label.split('"')[1]] = float(value)
+    return out
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tally(phase: Phase, body: dict[str, object]) -> None:
+    """Count an answered ask (and one without citations) or a search with hits."""
+    if "answered" in body:
+        if body["answered"]:
+            phase.answered += 1
+            phase.uncited += not body.get("citations")
+    elif body.get("hits"):
+        phase.answered += 1
 
 
 async def _phase(
     base: str, path: str, headers: dict[str, str], bodies: list[dict[str, object]], warmups: list[dict[str, object]],
-    workers: int,
+    workers: int, pid: int,
 ) -> Phase:  # fmt: skip
     """``bodies`` spread over ``workers`` keep-alive connections that start together after warming up."""
-    latencies: list[float] = []
-    errors = 0
+    got = Phase([], 0.0, 0)
     queue = list(reversed(bodies))
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=workers)) as client:
 
@@ -128,30 +188,44 @@ async def _phase(
             (await client.post(path, json=warmups[i % len(warmups)], headers=headers)).raise_for_status()
 
         await asyncio.gather(*(warm(i) for i in range(workers)))
+        before = await query_embeddings(client)
+        cpu = process_cpu(pid)
 
         async def worker() -> None:
-            nonlocal errors
             while queue:
                 body = queue.pop()
                 start = time.perf_counter()
                 response = await client.post(path, json=body, headers=headers)
                 if response.status_code == 200:
-                    latencies.append((time.perf_counter() - start) * 1000)
+                    got.latencies_ms.append((time.perf_counter() - start) * 1000)
+                    tally(got, response.json())
                 else:
-                    errors += 1
+                    got.errors += 1
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
-        wall = time.perf_counter() - start
-    return Phase(latencies, len(bodies) / wall, errors)
+        got.wall_seconds = time.perf_counter() - start
+        got.cpu_seconds = process_cpu(pid) - cpu
+        got.rate = len(bodies) / got.wall_seconds
+        after = await query_embeddings(client)
+    got.embeddings = {k: after[k] - before.get(k, 0.0) for k in after}
+    return got
 
 
 def phase(
     base: str, path: str, headers: dict[str, str], bodies: list[dict[str, object]], warmups: list[dict[str, object]],
-    workers: int,
+    workers: int, pid: int,
 ) -> Phase:  # fmt: skip
-    return asyncio.run(_phase(base, path, headers, bodies, warmups, workers))
+    got = asyncio.run(_phase(base, path, headers, bodies, warmups, workers, pid))
+    if got.uncited:  # an answer the caller cannot trace to a passage would make the figures meaningless
+        raise AssertionError(f"{path}: {got.uncited} answered responses without citations")
+    return got
 
+
+COLUMNS = [
+    "request", "mode", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s", "p95 / seq p95",
+    "answered", "LRU hit rate", "queries / forward pass", "server CPU ms / req", "server cores busy",
+]  # fmt: skip
 
 MODES = {
     "batched": {},
@@ -159,9 +233,11 @@ MODES = {
         "GATEWAY_EMBEDDING_QUERY_BATCHING": "false",
         "GATEWAY_EMBEDDING_QUERY_CACHE_SIZE": "0",
         "GATEWAY_AUDIT_GROUP_COMMIT_MAX": "1",
+        "GATEWAY_PII_BATCHING": "false",
     },
 }
-"""``batched``: the defaults (query micro-batcher, query LRU, audit group commit); ``naive``: all three off."""
+"""``batched``: the defaults (query micro-batcher, query LRU, audit group commit, PII spaCy batcher);
+``naive``: all four off."""
 
 
 def stage_medians(data_dir: Path, after: int) -> dict[str, dict[str, float]]:
@@ -208,7 +284,7 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
         prepare(corpus, data_dir)
         settings = Settings(
             environment="development", dev_issuer=True, data_dir=data_dir, oidc={"tenant_claim": "tenant"}
-        )  # type: ignore[arg-type]
+        )
         user = next(u for u in corpus.users() if u.name == "u5")
         jwt = mint_dev_token(settings, user.name, list(user.groups), tenant=corpus.spec.tenant, ttl_seconds=7200)
         headers = {"Authorization": f"Bearer {jwt}"}
@@ -216,12 +292,12 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
         # Every phase gets questions no earlier phase asked (the LRU must not turn a phase into cache
         # hits); both modes get the same ones. Warm-up questions are separate again.
         n_phases = len(endpoints) * len(levels)
-        texts = [q.text for q in draw_queries(corpus, args.requests * n_phases + 64)]
+        texts = visible_questions(corpus, user, args.requests * n_phases + 64)
         warm_texts, texts = texts[:64], texts[64:]
         report = Report(
             f"Throughput under concurrency, client-side over loopback (uvicorn 1 worker; {corpus.spec.chunks:,} "
             "chunks; real embedder; fresh questions per phase)",
-            ["request", "mode", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s", "p95 / seq p95"],
+            COLUMNS,
         )
         breakdowns: dict[str, dict[str, dict[str, float]]] = {}
         for mode in modes:
@@ -235,13 +311,15 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
                     offset = (e * len(levels) + lv) * args.requests
                     bodies: list[dict[str, object]] = [{key: t} for t in texts[offset : offset + args.requests]]
                     warm: list[dict[str, object]] = [{key: t} for t in warm_texts]
-                    got = phase(base, path, headers, bodies, warm, workers)
+                    got = phase(base, path, headers, bodies, warm, workers, proc.pid)
                     baseline = baseline or got
                     p50, p95 = percentiles(got.latencies_ms or [0.0])
                     _, base95 = percentiles(baseline.latencies_ms or [0.0])
                     report.add(
-                        name, mode, workers, p50, p95, got.rate, got.errors, got.rate / baseline.rate, p95 / base95
-                    )
+                        name, mode, workers, p50, p95, got.rate, got.errors, got.rate / baseline.rate, p95 / base95,
+                        f"{got.answered}/{len(bodies)}", f"{got.lru_hit_rate:.0%}", got.per_batch,
+                        got.cpu_ms_per_request, got.cores_busy,
+                    )  # fmt: skip
             proc.terminate()
             proc.wait(timeout=60)
             proc = None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -16,7 +18,9 @@ from gateway.audit.record import AuditRecord
 from gateway.auth.principal import Principal
 from gateway.auth.verifier import TokenVerifier
 from gateway.authz.service import PolicyService
+from gateway.batching import MicroBatcher
 from gateway.db import make_engine
+from gateway.errors import Busy
 from gateway.finetune.registry import AdapterRegistry
 from gateway.finetune.scrub import PiiGuardScrubber, Scrubber
 from gateway.generation.base import Generator
@@ -34,7 +38,7 @@ from gateway.pipeline import AnswerPipeline
 from gateway.ratelimit import RequestLimiter
 from gateway.retrieval.base import IndexInfo, Retriever
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
-from gateway.retrieval.query_embed import query_embedder
+from gateway.retrieval.query_embed import BatchingEmbedder, CachedEmbedder, query_embedder
 from gateway.settings import Settings
 from gateway.stages import Stages
 from gateway.storage import secure_file, secure_tree
@@ -176,6 +180,25 @@ def provide_pii_engine(settings: Settings, metrics: Metrics | None = None) -> Pi
     return engine
 
 
+def provide_batched_pii(
+    settings: Settings, engine: PiiEngine | None
+) -> tuple[PiiEngine | None, MicroBatcher[str, Any] | None]:
+    """The answer pipeline's view of the PII engine: its spaCy passes micro-batched across concurrent
+    requests (``GATEWAY_PII_BATCHING``), and the batcher, which ``Services.close`` stops."""
+    if engine is None or not settings.pii.batching:
+        return engine, None
+    cfg = settings.pii
+    batcher: MicroBatcher[str, Any] = MicroBatcher(
+        engine.nlp_artifacts_many,
+        name="pii-nlp",
+        window_seconds=cfg.batch_window_ms / 1000,
+        max_batch=cfg.batch_max,
+        max_queue=cfg.queue_max,
+        busy=Busy,
+    )
+    return engine.with_nlp(lambda text: batcher.run([text])[0]), batcher
+
+
 def provide_ingest_limits(settings: Settings) -> IngestLimits:
     return IngestLimits(
         max_bytes=settings.max_document_bytes,
@@ -237,6 +260,8 @@ class Services:
     metrics: Metrics
     anchorer: Anchorer
     index_info: IndexInfo | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    """Run on close after the query embedder (the PII guard's batching thread)."""
 
     def start(self) -> None:
         """Migrate (when configured), load policy, open the index; refuse an embedder mismatch."""
@@ -255,10 +280,23 @@ class Services:
         close_query_embedder = getattr(self.pipeline.embedder, "close", None)
         if callable(close_query_embedder):
             close_query_embedder()  # the batching thread serves what is queued, then stops
+        for close in self.closers:
+            close()
         self.policy.stop()
         self.retriever.close()
         self.pipeline.stages.close()
         self.engine.dispose()
+
+
+def watch_query_embedder(metrics: Metrics, embedder: Embedder) -> None:
+    """``gateway_query_embeddings``: the LRU's hits and misses and the batcher's forward passes."""
+    cache = embedder if isinstance(embedder, CachedEmbedder) else None
+    batcher = cache.inner if cache is not None else embedder
+    if cache is not None:
+        metrics.query_embeddings.labels(result="hit").set_function(lambda: cache.hits)
+        metrics.query_embeddings.labels(result="miss").set_function(lambda: cache.misses)
+    if isinstance(batcher, BatchingEmbedder):
+        metrics.query_embeddings.labels(result="batch").set_function(lambda: batcher.batches)
 
 
 SYSTEM = Principal(subject="system", tenant="*")
@@ -305,6 +343,7 @@ def build_services(
         steps=provide_screen_steps(settings, engine, retriever=retriever, embedder=shared),
         quarantine=QuarantineStore(engine),
     )
+    pii, pii_batcher = provide_batched_pii(settings, provide_pii_engine(settings, metrics))
     pipeline = AnswerPipeline(
         policy=policy,
         retriever=retriever,
@@ -318,9 +357,10 @@ def build_services(
         rescreen=PassageRescreen(settings.screening.rescreen_threshold),
         limiter=provide_limiter(settings),
         stages=Stages(settings.stages),
-        pii=provide_pii_engine(settings, metrics),
+        pii=pii,
     )
     metrics.policy_age.set_function(lambda: policy.unconfirmed_seconds)
+    watch_query_embedder(metrics, pipeline.embedder)
     return Services(
         settings=settings,
         engine=engine,
@@ -334,4 +374,5 @@ def build_services(
         pipeline=pipeline,
         metrics=metrics,
         anchorer=provide_anchorer(settings, engine, audit),
+        closers=[pii_batcher.close] if pii_batcher is not None else [],
     )

@@ -129,6 +129,13 @@ class Metrics:
             ["entity"],
             registry=self.registry,
         )
+        self.query_embeddings = Gauge(
+            "gateway_query_embeddings",
+            "Query embeddings since start: LRU hits, LRU misses, forward passes of the micro-batcher "
+            "(``result`` hit, miss, batch); hit / (hit + miss) is the LRU hit rate",
+            ["result"],
+            registry=self.registry,
+        )
         self.pii_ner_degraded = Gauge(
             "gateway_pii_ner_degraded",
             "1 when the PII guard runs without its NER model (pattern recognizers only)",

@@ -206,6 +206,15 @@ class PiiSettings(BaseSettings):
     """Fernet key that encrypts a dataset scrub's reversible mapping; without it no mapping is written."""
     dataset_workers: int = Field(default=2, ge=1, le=32)
     """Processes ``gateway dataset scrub`` analyses with."""
+    batching: bool = True
+    """Run concurrent requests' spaCy passes (question and answer) together in one ``nlp.pipe`` on one
+    thread (``gateway.batching``): same results, less CPU per request under load."""
+    batch_window_ms: float = Field(default=0.0, ge=0, le=50)
+    """How long the batching thread waits for more texts after the first (0: none; what queued while
+    the previous batch ran is the next batch, so a lone request pays only a thread hand-off)."""
+    batch_max: int = Field(default=32, ge=1)
+    queue_max: int = Field(default=256, ge=1)
+    """Requests waiting for the spaCy pass beyond this get 503 ``busy`` at once."""
 
 
 class ChunkingSettings(BaseSettings):

@@ -8,7 +8,10 @@ with the server stopped (its shutdown anchor signed):
 
 * audit rows of kind ask/search == answered + refused + failed requests (every response counted);
 * ``gateway audit verify`` passes (the chain and the signed anchors);
-* no 5xx other than deliberate 429/503.
+* no 5xx other than deliberate 429/503;
+* every answered ask carries citations.
+
+The index is written with its document registry (``bench.indexed``), so asks really answer.
 
 ``python -m bench.load --seconds 30 --users 16`` (``--backends sqlite`` to skip PostgreSQL).
 """
@@ -33,7 +36,8 @@ from sqlalchemy import create_engine, text
 
 from bench.common import Report, console, machine
 from bench.http import BIN, environment, free_port, prepare, start_server
-from bench.synthetic import CorpusSpec, SyntheticCorpus, draw_queries
+from bench.indexed import visible_questions
+from bench.synthetic import CorpusSpec, SyntheticCorpus
 from gateway.auth.dev import mint_dev_token
 from gateway.settings import Settings
 
@@ -56,10 +60,15 @@ async def user_loop(
             response = await client.post(f"/v1/{endpoint}", json=body, headers=headers)
             samples.setdefault(endpoint, []).append((time.perf_counter() - start) * 1000)
             statuses[(endpoint, response.status_code)] += 1
+            if endpoint == "ask" and response.status_code == 200 and (body := response.json())["answered"]:
+                statuses[("ask answered", 200)] += 1
+                statuses[("ask answered without citations", 200)] += not body["citations"]
             await asyncio.sleep(rng.random() * 0.02)  # think time
 
 
-async def drive(base: str, tokens: list[dict[str, str]], questions: list[str], users: int, seconds: float) -> tuple[
+async def drive(
+    base: str, tokens: list[dict[str, str]], questions: list[list[str]], users: int, seconds: float
+) -> tuple[
     dict[str, list[float]], Counter[tuple[str, int]], float
 ]:  # fmt: skip
     samples: dict[str, list[float]] = {}
@@ -67,7 +76,7 @@ async def drive(base: str, tokens: list[dict[str, str]], questions: list[str], u
     start = time.monotonic()
     await asyncio.gather(
         *(
-            user_loop(base, tokens[u % len(tokens)], questions, start + seconds, u, samples, statuses)
+            user_loop(base, tokens[u % len(tokens)], questions[u % len(tokens)], start + seconds, u, samples, statuses)
             for u in range(users)
         )
     )
@@ -80,6 +89,36 @@ def audit_rows(url: str) -> int:
         n = int(conn.execute(text("SELECT count(*) FROM audit_log WHERE kind IN ('ask', 'search')")).scalar_one())
     engine.dispose()
     return n
+
+
+CHECKS = [
+    "audit store", "responses", "audit rows (ask, search)", "5xx other than 503", "asks answered",
+    "answered without citations", "audit verify", "pass",
+]  # fmt: skip
+
+
+def after_load(backend: str, url: str, data_dir: Path, statuses: Counter[tuple[str, int]], checks: Report) -> bool:
+    """Every response audited, the chain and anchors verify, no unexpected 5xx, answers cited."""
+    uncited = statuses.pop(("ask answered without citations", 200), 0)
+    asks_answered = statuses.pop(("ask answered", 200), 0)
+    answered = sum(n for (_, c), n in statuses.items() if c in (200, 400, 403, 503))
+    bad_5xx = sum(n for (_, c), n in statuses.items() if c >= 500 and c not in (503,))
+    rows = audit_rows(url)
+    verify = subprocess.run(
+        [str(BIN / "gateway"), "audit", "verify"],
+        env=environment(data_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ok = rows == answered and bad_5xx == 0 and verify.returncode == 0 and uncited == 0
+    checks.add(
+        backend, answered, rows, bad_5xx, asks_answered, uncited, "ok" if verify.returncode == 0 else "FAILED",
+        "yes" if ok else "NO",
+    )  # fmt: skip
+    if verify.returncode != 0:
+        console.print(verify.stdout[-2000:], verify.stderr[-2000:])
+    return ok
 
 
 def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: Report) -> bool:
@@ -99,12 +138,13 @@ def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: 
         prepare(corpus, data_dir)
         settings = Settings(
             environment="development", dev_issuer=True, data_dir=data_dir, oidc={"tenant_claim": "tenant"}
-        )  # type: ignore[arg-type]
+        )
         tokens = [
             {"Authorization": "Bearer " + mint_dev_token(settings, u.name, list(u.groups), tenant=corpus.spec.tenant)}
             for u in corpus.users()
         ]
-        questions = [q.text for q in draw_queries(corpus, 300)]
+        # Per persona, passages it may read (asks retrieve something answerable), 2,000 distinct each.
+        questions = [visible_questions(corpus, u, 2_000) for u in corpus.users()]
         port = free_port()
         proc = start_server(data_dir, port, {})
         samples, statuses, wall = asyncio.run(
@@ -118,22 +158,7 @@ def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: 
             p50, p95, p99 = (float(np.percentile(ms, q)) for q in (50, 95, 99))
             codes = ", ".join(f"{c}: {n}" for (e, c), n in sorted(statuses.items()) if e == endpoint)
             report.add(backend, f"POST /v1/{endpoint}", args.users, len(ms) / wall, p50, p95, p99, codes)
-        answered = sum(n for (_, c), n in statuses.items() if c in (200, 400, 403, 503))
-        bad_5xx = sum(n for (_, c), n in statuses.items() if c >= 500 and c not in (503,))
-        rows = audit_rows(url)
-        verify = subprocess.run(
-            [str(BIN / "gateway"), "audit", "verify"],
-            env=environment(data_dir),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        ok = rows == answered and bad_5xx == 0 and verify.returncode == 0
-        checks.add(
-            backend, answered, rows, bad_5xx, "ok" if verify.returncode == 0 else "FAILED", "yes" if ok else "NO"
-        )
-        if verify.returncode != 0:
-            console.print(verify.stdout[-2000:], verify.stderr[-2000:])
+        ok = after_load(backend, url, data_dir, statuses, checks)
         return ok
     finally:
         if proc is not None:
@@ -164,10 +189,7 @@ def main() -> None:
         "uvicorn 1 worker, real embedder)",
         ["audit store", "request", "users", "req/s", "p50 ms", "p95 ms", "p99 ms", "responses by status"],
     )
-    checks = Report(
-        "After the load: every response audited, the chain and anchors verify, no unexpected 5xx",
-        ["audit store", "responses", "audit rows (ask, search)", "5xx other than 503", "audit verify", "pass"],
-    )
+    checks = Report("After the load: every response audited, the chain and anchors verify, no unexpected 5xx", CHECKS)
     ok = True
     for backend in args.backends.split(","):
         ok = run_backend(backend, args, report, checks) and ok

@@ -15,21 +15,17 @@ what the tokenizer splits on anyway), so no question text is kept in memory as a
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
-import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from gateway.batching import MicroBatcher
 from gateway.errors import ServiceUnavailable
 from gateway.retrieval.base import Vector
 from gateway.retrieval.embed import Embedder
 from gateway.settings import EmbeddingSettings
-
-log = logging.getLogger(__name__)
 
 
 class EmbeddingBusy(ServiceUnavailable):
@@ -94,16 +90,9 @@ class CachedEmbedder:
             close()
 
 
-@dataclass
-class _Waiter:
-    texts: Sequence[str]
-    done: threading.Event = field(default_factory=threading.Event)
-    rows: Vector | None = None
-    error: BaseException | None = None
-
-
-class BatchingEmbedder:
-    """Concurrent callers' texts embedded together by one thread, in one forward pass per batch.
+class BatchingEmbedder(MicroBatcher[str, Vector]):
+    """Concurrent callers' texts embedded together by one thread, in one forward pass per batch
+    (a :class:`gateway.batching.MicroBatcher` over the wrapped embedder).
 
     ``embed`` blocks its caller until its own rows are ready. An error from the wrapped embedder
     is raised in every caller of that batch. At most ``max_queue`` callers wait; one more gets
@@ -120,19 +109,18 @@ class BatchingEmbedder:
         on_thread_start: Callable[[], None] | None = None,
     ) -> None:
         """``on_thread_start`` runs first on the batching thread (e.g. to set its torch threads)."""
+        super().__init__(
+            lambda texts: list(inner.embed(texts)),
+            name="query-embedder",
+            window_seconds=window_seconds,
+            max_batch=max_batch,
+            max_queue=max_queue,
+            busy=lambda: EmbeddingBusy("too many queries are waiting to be embedded"),
+            on_thread_start=on_thread_start,
+        )
         self.inner = inner
-        self._on_thread_start = on_thread_start
         self.model_id = inner.model_id
         self.dimension = inner.dimension
-        self.window = window_seconds
-        self.max_batch = max(1, max_batch)
-        self.max_queue = max(1, max_queue)
-        self.batches = 0
-        """Forward passes run so far (the tests and the bench read it)."""
-        self._queue: deque[_Waiter] = deque()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
 
     def embed(self, texts: Sequence[str]) -> Vector:
         """Rows for ``texts``, computed in a batch with whatever else is queued.
@@ -142,86 +130,7 @@ class BatchingEmbedder:
         """
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
-        waiter = _Waiter(texts)
-        with self._cond:
-            if self._closed:
-                raise ServiceUnavailable("the query embedder is shut down")
-            if len(self._queue) >= self.max_queue:
-                raise EmbeddingBusy("too many queries are waiting to be embedded")
-            self._queue.append(waiter)
-            self._ensure_thread()
-            self._cond.notify()
-        waiter.done.wait()
-        if waiter.error is not None:
-            raise waiter.error
-        assert waiter.rows is not None
-        return waiter.rows
-
-    def close(self) -> None:
-        """Stop the batching thread after the queued callers are served."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="query-embedder", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        if self._on_thread_start is not None:
-            try:
-                self._on_thread_start()
-            except Exception as exc:  # a thread setting is a tuning; the queued callers must still be served
-                log.warning("query batcher: thread start hook failed", exc_info=exc)
-        while True:
-            batch = self._next_batch()
-            if batch is None:
-                return
-            self._serve(batch)
-
-    def _next_batch(self) -> list[_Waiter] | None:
-        """Wait for a first caller, then up to ``window`` for more (or until the batch is full)."""
-        with self._cond:
-            while not self._queue:
-                if self._closed:
-                    return None
-                self._cond.wait()
-            deadline = time.monotonic() + self.window
-            while self._size() < self.max_batch and not self._closed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            batch: list[_Waiter] = []
-            size = 0
-            while self._queue and (not batch or size + len(self._queue[0].texts) <= self.max_batch):
-                waiter = self._queue.popleft()
-                batch.append(waiter)
-                size += len(waiter.texts)
-            return batch
-
-    def _size(self) -> int:
-        return sum(len(w.texts) for w in self._queue)
-
-    def _serve(self, batch: list[_Waiter]) -> None:
-        texts = [t for w in batch for t in w.texts]
-        try:
-            rows = self.inner.embed(texts)
-        except BaseException as exc:  # every waiter of this batch sees the failure, the thread lives on
-            for waiter in batch:
-                waiter.error = exc
-                waiter.done.set()
-            return
-        finally:
-            self.batches += 1
-        start = 0
-        for waiter in batch:
-            waiter.rows = rows[start : start + len(waiter.texts)].copy()
-            start += len(waiter.texts)
-            waiter.done.set()
+        return np.stack(self.run(texts)).astype(np.float32, copy=False)
 
 
 def query_embedder(inner: Embedder, settings: EmbeddingSettings) -> Embedder:

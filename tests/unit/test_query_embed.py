@@ -8,8 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from prometheus_client import generate_latest
 
+from gateway.deps import watch_query_embedder
 from gateway.errors import ServiceUnavailable
+from gateway.observability import Metrics
 from gateway.retrieval.base import Vector
 from gateway.retrieval.embed import Embedder, HashingEmbedder, TransformersEmbedder
 from gateway.retrieval.query_embed import (
@@ -97,7 +100,7 @@ def test_concurrent_queries_share_forward_passes_and_get_their_own_rows() -> Non
 def test_batched_rows_of_the_real_model_equal_its_one_by_one_rows(precision: str, atol: float) -> None:
     """fp32: equal to float rounding. bf16 (the default where the CPU has it): batch shapes change
     bf16 rounding, as they already do for batched ingest; the rows stay within 2e-3."""
-    model = TransformersEmbedder(EmbeddingSettings(threads=1, precision=precision))  # type: ignore[arg-type]
+    model = TransformersEmbedder(EmbeddingSettings(threads=1, precision=precision))
     batcher = BatchingEmbedder(model, window_seconds=0.05, max_batch=32, max_queue=64)
     texts = [*QUESTIONS[:8], "short", "a much longer question about expenses, per diems and hotel bills abroad"]
     rows, errors = concurrently(batcher, texts)
@@ -201,3 +204,17 @@ def test_a_failing_thread_start_hook_does_not_strand_callers() -> None:
     )
     assert np.array_equal(batcher.embed(["still served"]), HashingEmbedder(64).embed(["still served"]))
     batcher.close()
+
+
+def test_metrics_report_lru_hits_misses_and_forward_passes() -> None:
+    inner = CountingEmbedder()
+    stack = CachedEmbedder(BatchingEmbedder(inner, window_seconds=0.0, max_batch=8, max_queue=8), capacity=8)
+    metrics = Metrics()
+    watch_query_embedder(metrics, stack)
+    stack.embed(["first question"])
+    stack.embed(["first question"])
+    stack.embed(["second question"])
+    text = generate_latest(metrics.registry).decode()
+    for result, value in [("hit", 1.0), ("miss", 2.0), ("batch", 2.0)]:
+        assert f'gateway_query_embeddings{{result="{result}"}} {value}' in text
+    stack.close()
