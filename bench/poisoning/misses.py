@@ -22,7 +22,9 @@ def write_dev_misses(outcomes: list[Outcome], path: Path = MISSES) -> Path:
         if s.split != "dev" or o.flagged == (s.category != "clean"):
             continue
         kind = "FALSE POSITIVE" if s.category == "clean" else "MISS"
-        reasons = "; ".join(f"{r.detector} {r.score:.2f}: {list(r.labels)} {list(r.evidence)}" for r in o.decision.reasons)
+        reasons = "; ".join(
+            f"{r.detector} {r.score:.2f}: {list(r.labels)} {list(r.evidence)}" for r in o.decision.reasons
+        )
         scores = {v.guard: max((f.score for f in v.findings), default=0.0) for v in o.decision.verdicts}
         text = (s.raw.decode("utf-8", "replace") if s.raw and s.mime_type == "text/html" else s.text)[:EXCERPT]
         lines += [f"=== {kind} {s.category}/{s.technique} {s.doc_id}", f"reasons: {reasons or '-'}",

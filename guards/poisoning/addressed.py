@@ -22,14 +22,16 @@ _CUES = {
     "you_modal": re.compile(
         r"\byou (?:will|must|shall|are going to|have to|need to|can now|are now|will now|won't|cannot|can't|"
         r"must not|should not|will never|never|always|should always|should never|do not|don't) "
-        r"(?:\w+ )?(?:answer|respond|reply|generate|say|act|pretend|simulate|behave|refuse|comply|obey|"
+        r"(?:\w+ )?(?:answer|respond|reply|generate|say|act|pretend|simulate|behave|refuse|comply|obey|ignore|forget|"
         r"break character|stay in character|role-?play|output|censor|filter)"
     ),
     "your_output": re.compile(
         r"\byour (?:responses?|answers?|replies|reply|outputs?|knowledge|programming|training|creators?|"
         r"developers?|guidelines|rules|prompt|instructions|character|persona|capabilities|restrictions|limitations)\b"
     ),
-    "request": re.compile(r"\bi (?:want|need|would like|ask|am asking|order|command) you\b|\byou are (?:a|an|the|now) "),
+    "request": re.compile(
+        r"\bi (?:want|need|would like|ask|am asking|order|command) you\b|\byou are (?:a|an|the|now) "
+    ),
     "identity": re.compile(r"\b(?:you|you're|you are) (?:\w+ )?(?:called|named|known as|which means|(?:now )?in)\b"),
     "persona": re.compile(
         r"\b(?:stay in character|break character|in character|role-?play|persona|immerse yourself|jailbr(?:ea|o)k\w*|"
@@ -49,7 +51,9 @@ def addressed_to_model(folded: str) -> Iterator[tuple[float, int, int, str]]:
     """
     done_until = -1
     for ref in _REFERENT.finditer(folded):
-        if ref.start() < done_until or (ref.start() and (folded[ref.start() - 1].isalnum() or folded[ref.start() - 1] == "_")):
+        if ref.start() < done_until or (
+            ref.start() and (folded[ref.start() - 1].isalnum() or folded[ref.start() - 1] == "_")
+        ):
             continue  # the word boundary is checked here: in the regex it would cost ~2x (no prefix scan)
         start, end = _paragraph(folded, ref.start(), ref.end())
         done_until = end

@@ -35,7 +35,9 @@ WEAK = 0.4
 """In text hidden by CSS, even weak instruction rules ("you must answer", "system:") count: hidden
 text that speaks to a reader or a model has no innocent reason to be hidden."""
 _SENTENCE = re.compile(r"(?:^|(?<=[.!?]\s))([A-Z\d][^.!?]{10,}?[.!])(?=\s|$)")
-_UI = re.compile(r"\b(?:click|tap|press|select|close|cancel|loading|please wait|are you sure|javascript|cookies?)\b", re.I)
+_UI = re.compile(
+    r"\b(?:click|tap|press|select|close|cancel|loading|please wait|are you sure|javascript|cookies?)\b", re.I
+)
 
 
 STRONG = 0.7

@@ -68,7 +68,7 @@ RULES: tuple[Rule, ...] = (
     R("addressed_to_model", 0.8, "want",
       r"\bi want you to (?:act|pretend|behave|respond|answer|role-?play|simulate|imagine|be|become|only)\b"),
     R("addressed_to_model", 0.4, "ai", r"\bas an ai(?: language model| assistant| model)?\b"),
-    R("addressed_to_model", 0.75, "language|model", r"\b(?:a |an )?(?:large )?language model (?:trained|created|developed|made|built) by\b"),
+    R("addressed_to_model", 0.75, "language", r"\blanguage model (?:trained|created|developed|made|built) by\b", also="trained|created|developed|made|built"),
     R("addressed_to_model", 0.6, "you", r"\byou are \w*gpt\b"),
     R("addressed_to_model", 0.35, "chatgpt|gpt|openai|claude|gemini|bard|llm|llms",
       r"\b(?:chatgpt|gpt-?[345](?:\.\d)?|openai|claude|gemini|bard|llms?)\b"),
@@ -93,7 +93,7 @@ RULES: tuple[Rule, ...] = (
       r"\b(?:your|my) (?:knowledge cutoff|training data|training cutoff|limited knowledge)\b|\bknowledge cutoff\b"),
     R("addressed_to_model", 0.7, "deviate|refuse|decline|character",
       r"\byou (?:may|must|can|should|will) (?:not|never) (?:deviate|refuse|decline|break character)\b"),
-    R("addressed_to_model", 0.7, "character", r"\b(?:stay|remain|staying) in character\b|\b(?:never|don't|do not) break character\b"),
+    R("addressed_to_model", 0.7, "character", r"\b(?:stay|remain|staying) in character\b|\b(?:never|don't|do not) break character\b", also="stay|remain|staying|break"),
     R("addressed_to_model", 0.55, "pretend|roleplay|role", r"\b(?:pretend to be|pretend you are|you will pretend|roleplay as|role-play as)\b"),
     R("addressed_to_model", 0.8, "developer*|creator*|programmer*|admin*|owner*",
       r"\bi am (?:one of )?your (?:developers?|creators?|programmers?|admins?|administrators?|owners?)\b"),
@@ -107,7 +107,7 @@ RULES: tuple[Rule, ...] = (
       r"\byou (?:must|should|will|have to|need to) (?:always |only |now )?(?:answer|respond|reply|say|output|print|state|claim)\b"),
     R("answer_directive", 0.7, "only", r"\b(?:reply|respond|answer|output) (?:with |using )?only (?:the following|with|this)\b"),
     R("answer_directive", 0.3, "else", r"\band (?:absolutely )?nothing else\b"),
-    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:please )?(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b"),
+    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b", also="sentence|text|phrase|word|words|message"),
     R("answer_directive", 0.9, "user*|human|reader|customer|requester",
       r"\b(?:do not|don't|never) (?:tell|reveal to|mention to|inform|alert|warn|disclose to|let) (?:the )?(?:users?|human|reader|customer|requester)\b"),
     R("answer_directive", 0.85, "reveal|mention|disclose|acknowledge|say",
@@ -188,7 +188,8 @@ RULES: tuple[Rule, ...] = (
     R("answer_directive", 0.85, "问", r"(?:如果|当|若)(?:用户|有人|别人)[^。\n]{0,30}?(?:问|询问)[^。\n]{0,40}?(?:回答|说|回复|告诉)", "zh"),
     R("override", 0.7, "指令", r"新的?指令[:：]", "zh"),
     R("answer_directive", 0.9, "不要告诉|不要透露", r"不要(?:告诉|透露给?)用户", "zh"),
-) + LEAK_RULES  # fmt: skip
+    *LEAK_RULES,
+)  # fmt: skip
 
 _WORDS = re.compile(r"[^\W\d_]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -223,7 +224,9 @@ def active_rules(text: str) -> list[int]:
     _WORD_RULES.collect(set(_WORDS.findall(text)), index, active)
     scan = index.substrings + (index.cjk if _CJK.search(text) else ())
     active.update(i for needle, i in scan if i not in active and needle in text)
-    return sorted(active)
+    # Keys past len(RULES) are rules' second anchor sets (Rule.also): both halves must have occurred.
+    n = len(RULES)
+    return sorted(i for i in active if i < n and (not RULES[i].also or i + n in active))
 
 
 class _WordRules:
@@ -265,8 +268,10 @@ def _anchor_index() -> _AnchorIndex:
     prefixes: dict[int, dict[str, list[int]]] = {}
     substrings: list[tuple[str, int]] = []
     cjk: list[tuple[str, int]] = []
-    for i, rule in enumerate(RULES):
-        for anchor in rule.anchors.split("|"):
+    keyed = [(i, rule.anchors) for i, rule in enumerate(RULES)]
+    keyed += [(len(RULES) + i, rule.also) for i, rule in enumerate(RULES) if rule.also]
+    for i, anchors in keyed:
+        for anchor in anchors.split("|"):
             if _CJK.search(anchor):
                 cjk.append((anchor, i))
             elif anchor.endswith("*"):

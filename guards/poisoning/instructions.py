@@ -1,5 +1,7 @@
 """Injected instructions: text addressed to the model, in plain sight or disguised."""
 
+# ruff: noqa: RUF002 - the docstrings show the look-alike letters this module detects.
+
 from __future__ import annotations
 
 import re
@@ -39,7 +41,12 @@ class InstructionDetector(TextDetector):
 
     def _addressed(self, folded: str) -> Iterator[Finding]:
         for score, start, end, cues in addressed_to_model(folded):
-            yield Finding(self.name, "second_person_to_model", score, evidence=f"{cues}: {excerpt(folded, start, min(end, start + 100))}")
+            yield Finding(
+                self.name,
+                "second_person_to_model",
+                score,
+                evidence=f"{cues}: {excerpt(folded, start, min(end, start + 100))}",
+            )
 
     def _mixed_script(self, text: str) -> Iterator[Finding]:
         mixed = {w for w in _WORD.findall(text) if not w.isascii() and _is_mixed(w)}
@@ -49,7 +56,12 @@ class InstructionDetector(TextDetector):
         lookalike = {w for line in text.splitlines() if not line.isascii() for w in _lookalike_words(line)}
         if len(lookalike) >= MIXED_SCRIPT_WORDS:
             shown = ", ".join(sorted(lookalike)[:5])
-            yield Finding(self.name, "lookalike_letters", 0.75, evidence=f"{len(lookalike)} words with look-alike letters: {shown}")
+            yield Finding(
+                self.name,
+                "lookalike_letters",
+                0.75,
+                evidence=f"{len(lookalike)} words with look-alike letters: {shown}",
+            )
 
     def _instructions(self, disguised: list[tuple[str, str]]) -> Iterator[Finding]:
         seen: set[tuple[str, str]] = set()

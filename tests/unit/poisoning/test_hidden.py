@@ -89,9 +89,15 @@ BENIGN_HTML = [
     ("ordinary alt text", '<img src="a.png" alt="Diagram of the network layout">'),
     ("dark theme", '<div style="background:#000"><p style="color:#fff">Readable white on black.</p></div>'),
     ("search box label", '<div style="display:none">Quick search</div>'),
-    ("closed tab under its heading", f'<div class="tab" style="display:none"><h2>Legacy limits</h2><p>{CLAIM}</p></div>'),
+    (
+        "closed tab under its heading",
+        f'<div class="tab" style="display:none"><h2>Legacy limits</h2><p>{CLAIM}</p></div>',
+    ),
     ("closed dialog", f'<div role="dialog" style="display:none">{CLAIM}</div>'),
-    ("interface message", '<div style="display:none">Are you sure you want to delete this item? Click OK to continue.</div>'),
+    (
+        "interface message",
+        '<div style="display:none">Are you sure you want to delete this item? Click OK to continue.</div>',
+    ),
     ("cookie banner", '<div style="display:none">This site uses cookies to remember your language and theme.</div>'),
     ("ordinary comment", "<!-- The refund table below is generated from the billing database. -->"),
 ]

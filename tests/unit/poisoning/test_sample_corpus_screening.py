@@ -24,12 +24,16 @@ def _documents() -> list[tuple[str, ScreenDocument]]:
     out = []
     for line in (SAMPLE / "documents.jsonl").read_text(encoding="utf-8").splitlines():
         doc: dict[str, Any] = json.loads(line)
-        out.append((doc["id"], ScreenDocument(text=doc["text"], raw=doc["text"].encode(), collection=doc["collection"])))
+        out.append(
+            (doc["id"], ScreenDocument(text=doc["text"], raw=doc["text"].encode(), collection=doc["collection"]))
+        )
     for line in (SAMPLE / "files.jsonl").read_text(encoding="utf-8").splitlines():
         doc = json.loads(line)
         raw = (SAMPLE / doc["path"]).read_bytes()
         text = parse_document(raw, doc["mime_type"]).text
-        out.append((doc["id"], ScreenDocument(text=text, raw=raw, mime_type=doc["mime_type"], collection=doc["collection"])))
+        out.append(
+            (doc["id"], ScreenDocument(text=text, raw=raw, mime_type=doc["mime_type"], collection=doc["collection"]))
+        )
     return out
 
 
