@@ -34,8 +34,10 @@ LEAK_RULES: tuple[R, ...] = (
       rf"\b{_SHOW} (?:me |us )?(?:all |the |of |your )*(?:full |entire |complete |exact |verbatim )?(?:{_OWN}|{_YOURS}|instructions (?:you were given|above))\b",
       also="reveal|print|output|repeat|show|display|leak|tell|give|share|dump|recite|spell|paste|echo|disclose|expose"),
     R("prompt_leak", 0.45, "prompt*|systemprompt", r"\bsystem ?prompt\b"),
-    R("prompt_leak", 0.8, "instructions|prompt|told|given",
-      r"\b(?:your (?:system|initial|original|hidden|secret|starting) (?:instructions|prompt)|(?:text|instructions) you were given|what were you told|you were told before)\b"),
+    R("prompt_leak", 0.8, "system|initial|original|hidden|secret|starting",
+      r"\byour (?:system|initial|original|hidden|secret|starting) (?:instructions|prompt)\b", also="instructions|prompt"),
+    R("prompt_leak", 0.8, "told|given",
+      r"\b(?:(?:text|instructions) you were given|what were you told|you were told before)\b", also="were"),
     # Questions to the model about its own configuration.
     R("prompt_leak", 0.8, "prompt*|instruction*|directive*|guideline*|programming|guardrail*|preprompt*|metaprompt*|meta|message|rules|restrictions|limitations|configuration",
       rf"\b(?:what|which) (?:is|are|was|were|'s|'re) (?:the (?:exact |full |current )?{_OWN}|{_ASKED}|{_OWN})\b",

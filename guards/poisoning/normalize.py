@@ -25,7 +25,10 @@ _LEET_I = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": 
 _LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
 # A leet word has a substituted symbol between two letters ("1gn0r3", "pr3v10us"); version numbers,
 # "utf8" or "x86_64" do not. The whole word is then decoded.
-_LEET_WORD = re.compile(r"[\w@$!]*[a-z][013457@$!]+[a-z][\w@$!]*", re.IGNORECASE)
+# Only ever searched for, never substituted: the core (letter, symbols, letter) finds exactly the
+# lines the whole-word form would, without the engine trying a word-length prefix at every position
+# (5x cheaper on prose, where this scan runs over every document).
+_LEET_WORD = re.compile(r"[a-z][013457@$!]+[a-z]", re.IGNORECASE)
 # Within a line that has such a word, every token mixing letters and leet symbols is decoded ("4ll").
 _LEET_TOKEN = re.compile(r"(?=[\w@$!]*[a-z])(?=[\w@$!]*[013457@$!])[\w@$!]{2,}", re.IGNORECASE)
 # A two- or three-digit "word" of leet digits only ("41" for "ai"), not part of a number or version.
