@@ -10,6 +10,7 @@ over the same documents in the same run.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import time
@@ -22,6 +23,7 @@ from bench.poisoning.clean import SENSITIVE, carriers
 from bench.poisoning.corpus import corpus, embedded_passages
 from bench.poisoning.embeddings import embed_all
 from bench.poisoning.floods_set import flood_bursts
+from bench.poisoning.misses import write_dev_misses
 from bench.poisoning.planted_set import planted_samples, trusted_chunks
 from bench.poisoning.samples import Sample
 from bench.poisoning.screening import Outcome, document, screen_one
@@ -33,12 +35,17 @@ from guards.poisoning.neighbours import MatrixNeighbours
 from guards.poisoning.screen import default_screen
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "poisoning.json"
+QUICK_RESULTS = Path(__file__).resolve().parents[1] / "out" / "poisoning_quick.json"
 
 
 def main() -> None:
+    args = _arguments()
     clean, attacks = corpus()
     docs = {s.doc_id: document(s) for s in [*clean, *attacks]}
     texts = {k: d.text for k, d in docs.items()}
+    if args.quick:
+        _quick(clean, attacks, docs)
+        return
     chunks = trusted_chunks(clean, texts)
     planted = planted_samples(chunks)
     vectors = embed_all([c.text for c in chunks])
@@ -61,6 +68,31 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     _print(report)
+    write_dev_misses(outcomes)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.poisoning", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="rules only, no embeddings: injected instructions, hidden content, exfiltration and clean "
+        "false positives of the rule detectors (no planted answers, no learned head, no floods)",
+    )
+    return parser.parse_args()
+
+
+def _quick(clean: list[Sample], attacks: list[Sample], docs: dict[str, ScreenDocument]) -> None:
+    """The rule detectors over every attack and clean document, without the embedder (minutes, not hours)."""
+    rules = default_screen()
+    outcomes = [screen_one(rules, docs[s.doc_id], s) for s in [*clean, *attacks]]
+    texts = {k: d.text for k, d in docs.items()}
+    report = _report(outcomes, outcomes, {}, {}, texts)
+    QUICK_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    QUICK_RESULTS.write_text(json.dumps(report, indent=2))
+    print("quick mode: rules only, no planted-answer check (needs embeddings), no learned head\n")
+    _print(report, quick=True)
+    write_dev_misses(outcomes)
 
 
 def _screen(
@@ -149,25 +181,31 @@ def _report(
         "rules_only_cpu_ms_per_1000_words": round(sum(o.cpu_seconds for o in rules_only) * 1e6 / words, 3),
         "per_detector_ms_per_1000_words": costs,
     }
+    by_technique = {split: _by_technique(outcomes, rules_only, split) for split in ("dev", "test")}
+    return {"date": "2026-11-30", "detection": table, "floods": floods, "cost": cost,
+            "dev_by_technique": by_technique["dev"], "test_by_technique": by_technique["test"]}  # fmt: skip
+
+
+def _by_technique(outcomes: list[Outcome], rules_only: list[Outcome], split: str) -> dict[str, dict[str, Any]]:
     techniques: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     for o, r in zip(outcomes, rules_only, strict=True):
-        if o.sample.split == "test" and o.sample.category != "clean":
+        if o.sample.split == split and o.sample.category != "clean":
             techniques[f"{o.sample.category}/{o.sample.technique}"].append((o.flagged, r.flagged))
-    by_technique = {
+    return {
         k: {"n": len(v), "ours": _rate([a for a, _ in v]), "rules_only": _rate([b for _, b in v])}
         for k, v in sorted(techniques.items())
     }
-    return {"date": "2026-11-30", "detection": table, "floods": floods, "cost": cost, "test_by_technique": by_technique}
 
 
-def _print(report: dict[str, Any]) -> None:
+def _print(report: dict[str, Any], *, quick: bool = False) -> None:
     print("| split/category | n | rules + head | rules only | keyword filter |\n|---|---:|---:|---:|---:|")
     for key, row in report["detection"].items():
         print(f"| {key} | {row['n']} | {row['ours']:.1%} | {row['rules_only']:.1%} | {row['keyword']:.1%} |")
     print("\nfloods:", report["floods"])
     print("cost:", json.dumps(report["cost"]))
-    print("\n| test technique | n | rules + head | rules only |\n|---|---:|---:|---:|")
-    for key, row in report["test_by_technique"].items():
+    split = "dev" if quick else "test"
+    print(f"\n| {split} technique | n | rules + head | rules only |\n|---|---:|---:|---:|")
+    for key, row in report[f"{split}_by_technique"].items():
         print(f"| {key} | {row['n']} | {row['ours']:.1%} | {row['rules_only']:.1%} |")
 
 

@@ -33,6 +33,7 @@ _PERCENT = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){4,}")
 _ROT13_HINT = re.compile(
     r"(?:^|\W)(?:gur|naq|lbh|vf|guvf|gung|jvgu|sbe|nyy|lbhe|vtaber|vafgehpgvbaf|flfgrz|cerivbhf|cebzcg)(?=\W|$)"
 )
+_QUERY_KEY = re.compile(r"[?&][\w.-]{1,40}=")
 MAX_CANDIDATES = 64
 """A document with thousands of base64-like tokens is decoded in part only (bounded cost)."""
 
@@ -47,16 +48,24 @@ def _b64(token: str) -> str | None:
 
 
 def _hex(token: str) -> str | None:
-    digits = re.sub(r"[^0-9A-Fa-f]", "", token.replace("\\x", ""))
-    try:
-        return _printable(bytes.fromhex(digits))
-    except ValueError:
-        return None
+    """The span as hex; failing that, its longest space-free piece (a run of hex can swallow the
+    start of the next word, ``...2e DBD::``, and an odd digit count then spoils the whole span)."""
+    pieces = [token, max(token.split(), key=len)]
+    for piece in pieces[: 1 + (pieces[1] != token)]:
+        digits = re.sub(r"[^0-9A-Fa-f]", "", piece.replace("\\x", ""))
+        try:
+            if decoded := _printable(bytes.fromhex(digits[: len(digits) - len(digits) % 2])):
+                return decoded
+        except ValueError:
+            continue
+    return None
 
 
 def _percent(token: str) -> str | None:
+    """Decoded, with each query value on its own line: a value is a text of its own, and line-anchored
+    rules (``### Instruction:``) must see it start a line, not sit after ``?text=``."""
     decoded = urllib.parse.unquote(token)
-    return decoded if decoded != token else None
+    return _QUERY_KEY.sub("\n", decoded) if decoded != token else None
 
 
 def _printable(raw: bytes) -> str | None:
@@ -79,7 +88,7 @@ class EncodedPayloadDetector(TextDetector):
     """Decodes base64, hex, percent-encoded and rot13 spans and looks for instructions inside."""
 
     name = "encoded_payload"
-    version = "1"
+    version = "2"
 
     def find(self, text: str) -> Iterator[Finding]:
         for encoding, decoded, start, end in self._decoded(text):

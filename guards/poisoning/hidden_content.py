@@ -8,6 +8,7 @@ suspicious; ordinary page furniture (a ``display:none`` menu, a short comment) i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from guards.base import Finding, Verdict
@@ -27,6 +28,16 @@ FURNITURE_WORDS = (12, 40)
 """``display:none`` and friends hide menus, dialogs and collapsed sections every day: a dozen hidden
 words score 0.5 (quarantined only under the strict trust level), forty or more 0.7."""
 COMMENT_MIN_WORDS = 25
+SENTENCE_WORDS = 8
+"""A hidden statement this long (a full sentence, not a label) is something the model is told and
+the reader cannot check: menus, labels and "Quick search" boxes are not sentences."""
+WEAK = 0.4
+"""In text hidden by CSS, even weak instruction rules ("you must answer", "system:") count: hidden
+text that speaks to a reader or a model has no innocent reason to be hidden."""
+_SENTENCE = re.compile(r"(?:^|(?<=[.!?]\s))([A-Z\d][^.!?]{10,}?[.!])(?=\s|$)")
+_UI = re.compile(
+    r"\b(?:click|tap|press|select|close|cancel|loading|please wait|are you sure|javascript|cookies?)\b", re.I
+)
 
 
 STRONG = 0.7
@@ -34,19 +45,26 @@ STRONG = 0.7
 parameters" must not read as a role marker."""
 
 
-def _instruction(text: str) -> str | None:
+def _instruction(text: str, strength: float = STRONG) -> str | None:
     folded = fold(text)
     for rule, match in matches(folded):
-        if rule.score >= STRONG:
+        if rule.score >= strength:
             return excerpt(folded, match.start(), match.end())
     return None
+
+
+def statement_words(text: str) -> int:
+    """Words in the declarative sentences of ``text``: capitalised, ending in a full stop, long
+    enough to assert something, and not an interface message (dialogs and banners hide by design)."""
+    found = (m.group(1) for m in _SENTENCE.finditer(" ".join(text.split())))
+    return sum(n for sentence in found if (n := len(sentence.split())) >= SENTENCE_WORDS and not _UI.search(sentence))
 
 
 class HiddenContentDetector:
     """CSS-hidden HTML, comments, alt text and metadata, and invisible PDF text."""
 
     name = "hidden_content"
-    version = "1"
+    version = "2"
 
     def inspect(self, text: str) -> Verdict:
         """Plain text has no markup to hide in; see :class:`HiddenCharacterDetector` for characters."""
@@ -61,7 +79,7 @@ class HiddenContentDetector:
         readable = list(doc.metadata.values())
         if doc.raw is not None and mime in ("text/html", "application/xhtml+xml"):
             html = read_html(doc.raw)
-            yield from self._hidden(html.hidden, ocr=False)
+            yield from self._hidden(html.hidden, ocr=False, revealable=html.revealable)
             yield from self._comments(html.comments)
             readable += html.attributes
         elif doc.raw is not None and mime == "application/pdf":
@@ -73,17 +91,24 @@ class HiddenContentDetector:
                 yield Finding(self.name, "attribute_or_metadata", 0.9, evidence=f"metadata/alt text: {found}")
                 break
 
-    def _hidden(self, hidden: dict[str, list[str]], *, ocr: bool) -> Iterator[Finding]:
+    def _hidden(
+        self, hidden: dict[str, list[str]], *, ocr: bool, revealable: frozenset[str] | set[str] = frozenset()
+    ) -> Iterator[Finding]:
         for technique, pieces in hidden.items():
             text = " ".join(pieces)
+            stated = statement_words(" ".join(p for p in pieces if p not in revealable))
             words = len(text.split())
             if technique == "invisible_render_mode" and ocr:
                 yield Finding(self.name, "ocr_layer", 0.05, evidence=f"invisible text over images ({words} words)")
                 continue
             if found := _instruction(text):
                 score, evidence = 0.95, found
+            elif found := _instruction(text, WEAK):
+                score, evidence = 0.8, found
             elif technique in DECEPTIVE and words >= DECEPTIVE_MIN_WORDS:
                 score, evidence = 0.8, excerpt(text)
+            elif stated:
+                score, evidence = 0.7, excerpt(text)
             elif words >= FURNITURE_WORDS[0]:
                 score, evidence = (0.7 if words >= FURNITURE_WORDS[1] else 0.5), excerpt(text)
             else:

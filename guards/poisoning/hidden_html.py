@@ -25,6 +25,8 @@ _COMMENTS = etree.XPath("//comment()")
 _STYLES = etree.XPath("//style/text()")
 _NOT_RENDERED = frozenset({"script", "style", "template", "noscript", "head", "title", "svg"})
 _PARSER = etree.HTMLParser(remove_blank_text=False)
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6", "summary", "legend", "caption")
+_UI_ROLES = frozenset({"tabpanel", "dialog", "alertdialog", "menu", "listbox", "tooltip", "region", "status"})
 WHITE: RGB = (255, 255, 255)
 
 
@@ -37,6 +39,9 @@ class HtmlReading:
     comments: list[str] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
     """alt, title, aria-label and meta contents: read by a model, rarely looked at by a person."""
+    revealable: set[str] = field(default_factory=set)
+    """Hidden texts that are a page's own collapsed structure: a section under its own heading or an
+    element with an interface role (a closed tab panel, a dialog). A reader can open them."""
 
 
 def read_html(raw: bytes) -> HtmlReading:
@@ -70,7 +75,16 @@ def read_html(raw: bytes) -> HtmlReading:
             text = " ".join("".join(element.itertext()).split())
             if text:
                 out.hidden.setdefault(technique, []).append(text)
+                if _revealable(element):
+                    out.revealable.add(text)
     return out
+
+
+def _revealable(element: Any) -> bool:
+    """A closed tab, accordion or dialog: it has an interface role or starts with its own heading."""
+    if (element.get("role") or "").lower() in _UI_ROLES or element.get("aria-labelledby"):
+        return True
+    return next(element.iter(*_HEADINGS), None) is not None
 
 
 def _style_rules(root: Any) -> dict[str, dict[str, str]]:

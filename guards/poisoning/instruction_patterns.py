@@ -20,32 +20,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from guards.poisoning.leak_patterns import LEAK_RULES
+from guards.poisoning.rule import Rule
+
 _GAP = r"[^\w\n]{1,4}(?:\n[^\w\n]{0,4})?"
 _OBJ = r"(?:instructions?|directions?|directives?|prompts?|guidelines|programming|system messages?)"
+_OBJ_PLURAL = r"(?:instructions|directions|directives|prompts|guidelines|programming|system messages)"
+"""A singular object needs a "previous" or a "your" to be the model's: "ignore this directive" and
+"ignore patterns prompt" are manuals talking about a program's input."""
 _WEAK_OBJ = r"(?:rules|guidance|constraints|restrictions|policies|content polic(?:y|ies)|orders|limitations|filters)"
 _PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|former|original|initial|system|old|given|safety)"
 _MODEL = r"(?:ai|llms?|language models?|models?|assistants?|chatbots?|bots?|agents?|gpt|chatgpt|claude|copilot)"
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One instruction pattern."""
-
-    label: str
-    score: float
-    anchors: str
-    """When at least one of these ``|``-separated words occurs (a trailing ``*``: a word starting so;
-    anything not a plain word: a substring), the pattern can match; otherwise its regex is skipped.
-    Each regex pass costs ~0.2 ms per 1,000 words, and the budget for all screening is 10 ms."""
-    pattern: str
-    language: str = "en"
 
 
 R = Rule
 RULES: tuple[Rule, ...] = (
     # --- override the instructions the model was given (en) -------------------------------------
     R("override", 0.95, "ignor*|disregard*|forget*|bypass*|overrid*|neglect*|abandon*|discard*",
-      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:all |any |every )?(?:of )?(?:the |your |my |these |those |its )?(?:{_PRIOR} )?(?:\w+ )?{_OBJ}\b"),
+      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:all |any |every )?(?:of )?(?:(?:the |these |those |its )?(?:{_PRIOR} )?(?:\w+ )?{_OBJ_PLURAL}|(?:the |its |this |that )?{_PRIOR} (?:\w+ )?{_OBJ}|(?:your |my )(?:{_PRIOR} )?(?:\w+ )?{_OBJ})\b"),
     R("override", 0.9, "ignor*|disregard*|forget*|bypass*|overrid*|neglect*|abandon*|discard*",
       rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:(?:all|any) (?:of )?(?:the |your |my )?|(?:the |your |my )?{_PRIOR} |your ){_WEAK_OBJ}\b"),
     R("override", 0.85, "ignor*|disregard*|forget*",
@@ -76,7 +68,7 @@ RULES: tuple[Rule, ...] = (
     R("addressed_to_model", 0.8, "want",
       r"\bi want you to (?:act|pretend|behave|respond|answer|role-?play|simulate|imagine|be|become|only)\b"),
     R("addressed_to_model", 0.4, "ai", r"\bas an ai(?: language model| assistant| model)?\b"),
-    R("addressed_to_model", 0.75, "language|model", r"\b(?:a |an )?(?:large )?language model (?:trained|created|developed|made|built) by\b"),
+    R("addressed_to_model", 0.75, "language", r"\blanguage model (?:trained|created|developed|made|built) by\b", also="trained|created|developed|made|built"),
     R("addressed_to_model", 0.6, "you", r"\byou are \w*gpt\b"),
     R("addressed_to_model", 0.35, "chatgpt|gpt|openai|claude|gemini|bard|llm|llms",
       r"\b(?:chatgpt|gpt-?[345](?:\.\d)?|openai|claude|gemini|bard|llms?)\b"),
@@ -101,7 +93,7 @@ RULES: tuple[Rule, ...] = (
       r"\b(?:your|my) (?:knowledge cutoff|training data|training cutoff|limited knowledge)\b|\bknowledge cutoff\b"),
     R("addressed_to_model", 0.7, "deviate|refuse|decline|character",
       r"\byou (?:may|must|can|should|will) (?:not|never) (?:deviate|refuse|decline|break character)\b"),
-    R("addressed_to_model", 0.7, "character", r"\b(?:stay|remain|staying) in character\b|\b(?:never|don't|do not) break character\b"),
+    R("addressed_to_model", 0.7, "character", r"\b(?:stay|remain|staying) in character\b|\b(?:never|don't|do not) break character\b", also="stay|remain|staying|break"),
     R("addressed_to_model", 0.55, "pretend|roleplay|role", r"\b(?:pretend to be|pretend you are|you will pretend|roleplay as|role-play as)\b"),
     R("addressed_to_model", 0.8, "developer*|creator*|programmer*|admin*|owner*",
       r"\bi am (?:one of )?your (?:developers?|creators?|programmers?|admins?|administrators?|owners?)\b"),
@@ -115,17 +107,11 @@ RULES: tuple[Rule, ...] = (
       r"\byou (?:must|should|will|have to|need to) (?:always |only |now )?(?:answer|respond|reply|say|output|print|state|claim)\b"),
     R("answer_directive", 0.7, "only", r"\b(?:reply|respond|answer|output) (?:with |using )?only (?:the following|with|this)\b"),
     R("answer_directive", 0.3, "else", r"\band (?:absolutely )?nothing else\b"),
-    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:please )?(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b"),
-    R("answer_directive", 0.6, "repeat", r"\brepeat (?:the |all )?(?:above|previous|preceding) (?:text|sentences?|words|message|instructions|prompt)\b"),
+    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b", also="sentence|text|phrase|word|words|message"),
     R("answer_directive", 0.9, "user*|human|reader|customer|requester",
       r"\b(?:do not|don't|never) (?:tell|reveal to|mention to|inform|alert|warn|disclose to|let) (?:the )?(?:users?|human|reader|customer|requester)\b"),
     R("answer_directive", 0.85, "reveal|mention|disclose|acknowledge|say",
       r"\b(?:do not|don't|never) (?:reveal|mention|disclose|say|acknowledge) (?:that |these |this |the )(?:instructions?|prompt|message|note|text)\b"),
-    R("prompt_leak", 0.9, "prompt*|instruction*|preprompt*|pre",
-      r"\b(?:reveal|print|output|repeat|show|display|leak|tell me|give me|share|dump|recite|encode|translate) (?:me )?(?:your |the |all |my )?(?:full |entire |complete |original |initial |hidden |secret |starting )?(?:system prompt|initial (?:prompt|instructions)|(?:original|hidden|secret|starting) instructions|instructions (?:you were given|above)|pre-?prompt)\b"),
-    R("prompt_leak", 0.45, "prompt*|systemprompt", r"\bsystem ?prompt\b"),
-    R("prompt_leak", 0.8, "your|told|given",
-      r"\b(?:your (?:system|initial|original|hidden|secret|starting) (?:instructions|prompt)|(?:text|instructions) you were given|what were you told|you were told before)\b"),
     # --- jailbreak templates --------------------------------------------------------------------------
     R("jailbreak", 0.9, "anything", r"\bdo(?:es)? anything now\b"),
     R("jailbreak", 0.7, "jailbr*", r"\bjailbr(?:ea|o)k(?:en|s|ing)?\b"),
@@ -159,7 +145,7 @@ RULES: tuple[Rule, ...] = (
     R("tool_call", 0.9, "<tool_|</tool_|<function_call|</function_call|<invoke|\"tool_calls\"|{\"name\"",
       r"</?(?:tool_call|function_calls?|tool_use)\b|<invoke name=|\"tool_calls\" ?:|\{\"name\": ?\"\w+\", ?\"(?:arguments|parameters)\""),
     R("tool_call", 0.85, "send|email|forward|post|upload|exfiltrate|transmit|leak",
-      r"\b(?:send|email|forward|post|upload|exfiltrate|transmit|leak) (?:the |all |every |a copy of |this )?(?:(?:user's|users'|customer's|user|your) (?:conversation|chat history|chat|messages|data|credentials|passwords?|api keys?|tokens?|emails?|documents|files|secrets|personal information)|conversation|chat history|credentials|api keys?|secrets|system prompt) to\b"),
+      r"\b(?:send|email|forward|post|upload|exfiltrate|transmit|leak) (?:the |all |every |a copy of |this )?(?:(?:user's|users'|customer's|user|your) (?:conversation(?: history)?|chat history|chat|messages|data|credentials|passwords?|api keys?|tokens?|emails?|documents|files|secrets|personal information)|conversation(?: history)?|chat history|credentials|api keys?|secrets|system prompt) to\b"),
     # --- German -----------------------------------------------------------------------------------------
     R("override", 0.95, "ignorier*|vergiss|vergessen|missacht*|übergeh*",
       r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen|missachte(?:n)?|übergeh(?:e|en)) (?:sie )?(?:alle |sämtliche |die |deine |ihre )?(?:bisherigen |vorherigen |vorigen |obigen |früheren |vorangegangenen |ursprünglichen |gegebenen )?(?:anweisungen|instruktionen|befehle|regeln|vorgaben|richtlinien|anordnungen)\b", "de"),
@@ -201,8 +187,8 @@ RULES: tuple[Rule, ...] = (
     R("answer_directive", 0.6, "回答|回复|输出", r"(?:只|仅)(?:需|能)?(?:回答|回复|输出)", "zh"),
     R("answer_directive", 0.85, "问", r"(?:如果|当|若)(?:用户|有人|别人)[^。\n]{0,30}?(?:问|询问)[^。\n]{0,40}?(?:回答|说|回复|告诉)", "zh"),
     R("override", 0.7, "指令", r"新的?指令[:：]", "zh"),
-    R("prompt_leak", 0.9, "系统提示|初始指令|原始指令", r"(?:输出|打印|显示|重复|告诉我)你?的?(?:系统提示|初始指令|原始指令)", "zh"),
     R("answer_directive", 0.9, "不要告诉|不要透露", r"不要(?:告诉|透露给?)用户", "zh"),
+    *LEAK_RULES,
 )  # fmt: skip
 
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -238,7 +224,9 @@ def active_rules(text: str) -> list[int]:
     _WORD_RULES.collect(set(_WORDS.findall(text)), index, active)
     scan = index.substrings + (index.cjk if _CJK.search(text) else ())
     active.update(i for needle, i in scan if i not in active and needle in text)
-    return sorted(active)
+    # Keys past len(RULES) are rules' second anchor sets (Rule.also): both halves must have occurred.
+    n = len(RULES)
+    return sorted(i for i in active if i < n and (not RULES[i].also or i + n in active))
 
 
 class _WordRules:
@@ -280,8 +268,10 @@ def _anchor_index() -> _AnchorIndex:
     prefixes: dict[int, dict[str, list[int]]] = {}
     substrings: list[tuple[str, int]] = []
     cjk: list[tuple[str, int]] = []
-    for i, rule in enumerate(RULES):
-        for anchor in rule.anchors.split("|"):
+    keyed = [(i, rule.anchors) for i, rule in enumerate(RULES)]
+    keyed += [(len(RULES) + i, rule.also) for i, rule in enumerate(RULES) if rule.also]
+    for i, anchors in keyed:
+        for anchor in anchors.split("|"):
             if _CJK.search(anchor):
                 cjk.append((anchor, i))
             elif anchor.endswith("*"):
