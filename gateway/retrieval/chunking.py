@@ -19,8 +19,12 @@ from dataclasses import dataclass
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BLANK_LINES = re.compile(r"\n\s*\n")
-# A sentence ends at . ! or ? (optionally followed by closing quotes/brackets) before whitespace.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+# A sentence ends at . ! or ? (optionally followed by up to two closing quotes/brackets) before
+# whitespace. Only the whitespace is the separator: the closers stay with their sentence (an
+# earlier pattern consumed them, and "(see above.) Next" lost its ")"). Python's lookbehind must be
+# fixed-width, hence one per closer count; after three closers the text simply is not split there.
+_CLOSER = "[\"')\\]]"
+_SENTENCE_END = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?]{_CLOSER})|(?<=[.!?]{_CLOSER}{{2}}))\s+")
 HEADING_SEPARATOR = " > "
 
 

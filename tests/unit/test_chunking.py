@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +112,19 @@ def test_chunk_id_is_stable_and_sensitive_to_every_part() -> None:
 def test_chunk_title_prefixes_the_heading_path() -> None:
     assert chunk_title("Handbook", "Guide > Install") == "Handbook > Guide > Install"
     assert chunk_title("Handbook", "") == "Handbook"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ".) 0",  # found by hypothesis: the splitter used to consume the ")" after a sentence end
+        "He said (see above.) Next one.",
+        'She wrote "done." Then left.',
+        'A quote.") Then more.',
+        "Three closers.))) Still kept.",
+    ],
+)
+def test_sentence_splitting_keeps_closing_brackets_and_quotes(text: str) -> None:
+    spans = chunk_text(text, max_tokens=1, overlap_tokens=0)
+    assert covers_in_order(text, spans)
+    assert " ".join(s.text for s in spans).split() == text.split()
