@@ -1,22 +1,27 @@
-"""A small behaviour dataset for a LoRA adapter: answer briefly from the sources, cite ``[S<n>]``, refuse otherwise.
+"""A behaviour dataset for a LoRA adapter: copy the sentence that answers, cite ``[S<n>]``, refuse otherwise.
 
-Written from the sample corpus (``data/sample/documents.jsonl``, public and all-staff documents only) with
-questions that are NOT those of the evaluation set ``data/sample/qa.json`` (none of its questions, references
-or phrasings; ``main`` checks that no question matches one there). Each example's prompt is exactly what the
-local generator sends: ``gateway.generation.prompt.build_prompt`` (instructions, spotlighted passages with
-ids, the question) rendered by the model's chat template with the generation prompt, as
-``LocalTextModel._encode`` does. The completion is a short answer ending in the citation of the passage
-that holds it, or the gateway's refusal sentence when no passage does (the supporting passage is left out
-on purpose, or the question is about something the corpus never says).
+Written from the sample corpus (``data/sample/documents.jsonl``, documents readable by everyone only)
+with questions that are NOT those of the evaluation set ``data/sample/qa.json``: ``main`` asserts
+that no question is shared and that no evaluation reference appears in any passage or completion
+(so no evaluation fact is even shown in training). Each example is a chat example, exactly what the
+local generator sends: the gateway's behaviour prompt as the system message, then
+``gateway.generation.prompt.build_prompt``'s user message (four passages of the product's chunker,
+spotlighted with ids, then the question). The completion is the passage's sentence that holds the
+answer, copied, followed by the citation of that passage; or the refusal sentence when no passage
+holds it (the supporting chunk left out, with distractors from the same document first, or a
+question the corpus never answers).
 
-    python -m bench.behaviour_dataset --tokenizer <model dir> --out behaviour.jsonl
+The adapter is then built through the product path, scrub and screen included::
 
-then ``gateway finetune train --base <model dir> --data behaviour.jsonl --name behaviour ...``.
+    python -m bench.behaviour_dataset --out behaviour.jsonl
+    gateway finetune dataset build --tenant northwind --file behaviour.jsonl --audience-group staff
+    gateway finetune train --base <model dir> --dataset <ds-id> --name behaviour --tenant northwind ...
 
-That product path drops every example today: the poisoning screen's ``instructions`` detector
-quarantines the gateway's own system prompt (53 of 53 dropped, 2026-11-30). ``--train DIR`` therefore
-trains with the same trainer (``gateway.finetune.train.train_adapter``, the same seeded ``split``)
-without the scrub and screen, and saves the adapter in DIR for ``gateway generation eval --adapter DIR``.
+(the data dir needs the sample policy and corpus, ``make run``'s two commands, so that the build can
+check that every document behind an example is readable by the whole audience).
+
+The rendering (chat template, end-of-turn) is the trainer's, shared with the local generator
+(``gateway.generation.render``), so nothing model-specific is written here.
 """
 
 from __future__ import annotations
@@ -28,73 +33,54 @@ from pathlib import Path
 from typing import Any
 
 from gateway.generation.base import NO_ANSWER, AskContext
+from gateway.generation.extractive import split_sentences
 from gateway.generation.prompt import build_prompt
 from gateway.retrieval.base import Hit
+from gateway.retrieval.chunking import chunk_text, chunk_title
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+PASSAGES = 4
+"""Passages per prompt: the pipeline's default retrieval depth (k=4), so prompts are served-size."""
+CHUNK_TOKENS, CHUNK_OVERLAP = 200, 30
+"""The product's default chunking (``GATEWAY_CHUNK_MAX_TOKENS`` / ``..._OVERLAP_TOKENS``)."""
 
-# (document id, a phrase locating the passage, question, answer without citation)
-FACTS: list[tuple[str, str, str, str]] = [
-    ("public-company-overview", "310 customers", "How many customers use Northwind Forecast?",
-     "Northwind Forecast is used by 310 customers in 14 countries."),
-    ("public-company-overview", "1220 SW Morrison", "Where is the company headquartered?",
-     "The headquarters is in Portland, at 1220 SW Morrison Street."),
-    ("public-code-of-conduct", "$100 per person", "What is the yearly limit on gifts an employee may accept?",
-     "Gifts may total no more than $100 per person per calendar year."),
-    ("public-expense-policy", "$75 per day", "What is the daily meal allowance on international trips?",
-     "Meals are reimbursed up to $100 per day for international travel."),
-    ("public-expense-policy", "$250 per night", "What is the hotel cap in tier-1 cities?",
-     "Hotels are capped at $250 per night in tier-1 cities."),
-    ("public-security-awareness", "1Vault", "How long must work passwords be?",
-     "Passwords must be at least 14 characters long."),
-    ("public-remote-work-policy", "20 working days", "How long may someone work from a country without an entity?",
-     "Up to 20 working days in any 12-month period, with manager approval."),
-    ("public-benefits-overview", "90 percent of employee", "What share of employee health premiums is paid?",
-     "Northwind pays 90 percent of employee premiums."),
-    ("public-holiday-calendar-2025", "eleven paid", "How many paid US company holidays are there in 2025?",
-     "There are eleven paid company holidays in the United States in 2025."),
-    ("hr-hiring-process", "recruiter screen (30", "How long is the recruiter screen?",
-     "The recruiter screen takes 30 minutes."),
-    ("hr-onboarding-checklist", "welcome email", "When is the welcome email sent to a new hire?",
-     "Ten business days before the start date."),
-    ("hr-pto-administration", "reduced to 5 days", "How much PTO carries over past 31 December?",
-     "Balances above 5 days are reduced to 5 days."),
-    ("hr-employee-relations-procedure", "two business days", "How quickly must a complaint be acknowledged?",
-     "Every complaint is acknowledged within two business days."),
-    ("hr-visa-sponsorship", "15 February", "By when must H-1B candidates be nominated?",
-     "Hiring managers must nominate candidates by 15 February."),
-    ("finance-fy2025-budget-summary", "$71.0 million", "What is the total revenue plan for FY2025?",
-     "The total revenue plan is $71.0 million."),
-    ("finance-month-end-close", "six business days", "How fast are the books closed after month end?",
-     "Within six business days of each month end."),
-    ("finance-procurement-policy", "$2,500", "Above what amount is a purchase order needed?",
-     "A purchase order is required for any purchase above $2,500."),
-    ("finance-ap-payment-runs", "net 45", "What are the standard vendor payment terms?",
-     "Standard vendor payment terms are net 45 days."),
-    ("finance-corporate-card-admin", "$5,000", "What is the default monthly limit of a corporate card?",
-     "The default monthly limit is $5,000; department heads have $15,000."),
-    ("eng-oncall-rotation", "Monday at 10:00", "When does the on-call rotation hand over?",
-     "Every Monday at 10:00 Pacific Time."),
-    ("eng-postmortem-inc-2291", "95 minutes", "How long did the Forecast API latency incident last?",
-     "95 minutes, from 14:12 to 15:47 UTC on 3 June 2025."),
-    ("eng-deployment-runbook", "Monday to Thursday", "On which days may production deploys happen?",
-     "Monday to Thursday between 09:00 and 16:00 Pacific Time."),
-    ("eng-service-level-objectives", "99.9 percent", "What is the availability objective of the Forecast API?",
-     "99.9 percent of requests succeed."),
-    ("eng-code-review-guidelines", "one business day", "How quickly should code reviewers respond?",
-     "Reviewers respond within one business day."),
-    ("eng-architecture-overview", "Spark", "What does feature-pipeline run on?",
-     "It builds daily features with Spark on the data lake."),
-    ("legal-data-retention-schedule", "24 months", "How long is raw customer sales data kept?",
-     "It is deleted 24 months after ingestion."),
-    ("legal-vendor-cloudharbor-contract", "$3.6 million", "What is the committed yearly spend with CloudHarbor?",
-     "The committed spend is $3.6 million per year."),
-    ("legal-vendor-labelwise-contract", "$0.18", "What does LabelWise charge per record?",
-     "$0.18 per labelled record."),
-    ("legal-nda-template-notes", "three years from disclosure", "How long does NDA confidentiality last?",
-     "Three years from disclosure."),
-    ("legal-open-source-policy", "Permissive licences", "Which licences need no review?",
-     "Permissive licences: MIT, BSD-2-Clause, BSD-3-Clause, Apache-2.0 and ISC."),
+# (document id, a phrase locating the passage and its sentence, question). Only documents of the
+# ``public`` collection: the sample policy grants it to ``group:staff``, the whole audience of the
+# adapter (weights carry no ACL); the build checks this again (``--audience-group staff``).
+FACTS: list[tuple[str, str, str]] = [
+    ("public-company-overview", "310 customers", "How many customers use Northwind Forecast?"),
+    ("public-company-overview", "1220 SW Morrison", "Where is the company headquartered?"),
+    ("public-company-overview", "employs 418 people", "How many people does Northwind employ?"),
+    ("public-company-overview", "40 percent of employees", "What share of employees work fully remote?"),
+    ("public-company-overview", "first Thursday after quarter close", "When is the quarterly all-hands meeting?"),
+    ("public-company-overview", "#ask-ops", "Where do I ask when I cannot find a policy?"),
+    ("public-code-of-conduct", "$100 per person", "What is the yearly limit on gifts an employee may accept?"),
+    ("public-code-of-conduct", "gift cards are never", "May I accept a gift card from a vendor?"),
+    ("public-code-of-conduct", "above 1 percent", "Which financial interests must be disclosed?"),
+    ("public-code-of-conduct", "reviewed every year", "How often is the code of conduct reviewed?"),
+    ("public-holiday-calendar-2025", "eleven paid", "How many paid US company holidays are there in 2025?"),
+    ("public-holiday-calendar-2025", "winter shutdown from", "When is the winter shutdown?"),
+    ("public-holiday-calendar-2025", "one floating holiday", "How many floating holidays does each employee get?"),
+    ("public-holiday-calendar-2025", "less than 30 hours", "What holiday pay do part-time employees get?"),
+    ("public-expense-policy", "$75 per day", "What is the daily meal allowance on international trips?"),
+    ("public-expense-policy", "$250 per night", "What is the hotel cap in tier-1 cities?"),
+    ("public-expense-policy", "$150 per attendee", "What is the cap for client entertainment?"),
+    ("public-expense-policy", "parking fines", "Are parking fines reimbursed?"),
+    ("public-security-awareness", "within 14 days of starting", "When must security awareness training be done?"),
+    ("public-security-awareness", "Passwords must be at least", "How long must work passwords be?"),
+    ("public-security-awareness", "external AI tools", "May I paste customer data into an external AI tool?"),
+    ("public-remote-work-policy", "at least three days a week", "How often are office-based employees in the office?"),
+    ("public-remote-work-policy", "20 working days", "How long may someone work from a country without an entity?"),
+    ("public-remote-work-policy", "between 9:00 and 13:00", "What are the core hours?"),
+    ("public-remote-work-policy", "$200 per month", "What co-working stipend do fully remote employees get?"),
+    ("public-remote-work-policy", "at least twice a year", "How often does each team meet in person?"),
+    ("public-parental-leave", "after 90 days", "When does an employee become eligible for parental leave?"),
+    ("public-parental-leave", "60 percent of your normal hours", "Can I work part-time when I return from leave?"),
+    ("public-benefits-overview", "90 percent of employee", "What share of employee health premiums is paid?"),
+    ("public-benefits-overview", "matches 100 percent", "How much does Northwind match in the 401(k)?"),
+    ("public-benefits-overview", "20 days of paid time off", "How much paid time off do full-time employees accrue?"),
+    ("public-benefits-overview", "$1,500 per calendar year", "What is the yearly learning budget?"),
+    ("public-benefits-overview", "six free confidential", "How many counselling sessions does the EAP offer?"),
 ]  # fmt: skip
 
 UNANSWERABLE = [
@@ -106,102 +92,105 @@ UNANSWERABLE = [
     "What time does the Dublin cafeteria close?",
     "Who won the 2024 hackathon?",
     "What is the dress code for customer visits?",
+    "What is the deductible of the PPO plan?",
+    "Which airline does TripDesk book by default?",
+    "How many meeting rooms does the Dublin office have?",
+    "What is the company's revenue for 2024?",
 ]
 
 
-def passages(doc: dict[str, Any]) -> list[str]:
-    """The document's sections (a heading and its body), like a chunker's units, at most 700 characters."""
-    parts = [p.strip() for p in ("\n" + doc["text"]).split("\n## ") if p.strip()]
-    return [p[:700] for p in parts]
+def chunks(doc: dict[str, Any]) -> list[Hit]:
+    """The document's chunks as the index holds them (product chunker, title with heading path)."""
+    spans = chunk_text(doc["text"], max_tokens=CHUNK_TOKENS, overlap_tokens=CHUNK_OVERLAP)
+    return [Hit(chunk_id=f"{doc['id']}#{c.ordinal}", document_id=doc["id"], tenant="northwind",
+                collection="public", version=1, title=chunk_title(doc["title"], c.heading), text=c.text, score=1.0)
+            for c in spans]  # fmt: skip
 
 
-def hit(doc: dict[str, Any], text: str, n: int) -> Hit:
-    return Hit(chunk_id=f"{doc['id']}#{n}", document_id=doc["id"], tenant="default", collection="default",
-               version=1, title=doc["title"], text=text, score=1.0)  # fmt: skip
+def answer_sentence(hit: Hit, key: str) -> str:
+    """The sentence of the passage that holds ``key``, as the passage words it."""
+    found = [s.text for s in split_sentences(hit.text) if key in s.text]
+    if not found:
+        raise ValueError(f"{hit.chunk_id}: no sentence holds {key!r}")
+    return found[0]
 
 
-def examples(rng: random.Random) -> list[tuple[list[Hit], str, str]]:
+def public_documents() -> dict[str, dict[str, Any]]:
+    """The documents every staff member reads: the ``public`` collection, without ACL restrictions."""
     docs = {}
     for line in (SAMPLE / "documents.jsonl").read_text().splitlines():
         doc = json.loads(line)
         acl = doc.get("acl", {})
-        if not acl.get("allow") and not acl.get("deny"):  # readable by everyone: nothing restricted in training
+        if doc.get("collection") == "public" and not acl.get("allow") and not acl.get("deny"):
             docs[doc["id"]] = doc
-    references = [item["reference"].lower() for item in _evaluation() if item.get("reference")]
-    # distractors never hold an evaluation answer, so no eval fact is even shown in training
-    pool = [(doc, text, i) for doc in docs.values() for i, text in enumerate(passages(doc))
-            if not any(ref in text.lower() for ref in references)]  # fmt: skip
+    return docs
+
+
+def examples(rng: random.Random, variants: int = 2) -> list[tuple[list[Hit], str, str]]:
+    """(passages, question, completion): ``variants`` answered prompts per fact, a refusal for every other
+    fact (its chunk left out), and one refusal per unanswerable question."""
+    docs = public_documents()
+    references = [item["reference"].lower() for item in evaluation_items() if item.get("reference")]
+    pool = [h for doc in docs.values() for h in chunks(doc) if not any(r in h.text.lower() for r in references)]
     out: list[tuple[list[Hit], str, str]] = []
-    for k, (doc_id, key, question, answer) in enumerate(FACTS):
-        doc = docs[doc_id]
-        [(gold_i, gold)] = [(i, t) for i, t in enumerate(passages(doc)) if key in t][:1]
-        others = [h for h in pool if h[0]["id"] != doc_id]
-        distract = [hit(d, t, i) for d, t, i in rng.sample(others, rng.randint(1, 3))]
-        hits = [*distract]
-        hits.insert(rng.randint(0, len(hits)), hit(doc, gold, gold_i))
-        sid = f"S{hits.index(next(h for h in hits if h.document_id == doc_id)) + 1}"
-        out.append((hits, question, f"{answer} [{sid}]"))
-        if k % 2 == 0:  # the same question without its passage: refuse
-            out.append(([hit(d, t, i) for d, t, i in rng.sample(others, rng.randint(2, 3))], question, NO_ANSWER))
+    for k, (doc_id, key, question) in enumerate(FACTS):
+        gold = next((h for h in pool if h.document_id == doc_id and key in " ".join(h.text.split())), None)
+        if gold is None:  # its only chunk also states an evaluation fact: left out, not shown
+            continue
+        sentence = answer_sentence(gold, key)
+        near = [h for h in pool if h.document_id == doc_id and h.chunk_id != gold.chunk_id]
+        far = [h for h in pool if h.document_id != doc_id]
+        for _ in range(variants):
+            hits = rng.sample(far, PASSAGES - 1)
+            at = rng.randrange(PASSAGES)
+            hits.insert(at, gold)
+            out.append((hits, question, f"{sentence} [S{at + 1}]"))
+        if k % 2:  # every other question again without its chunk (answers outnumber refusals, as when served)
+            continue
+        # without its chunk: the same document's other chunks first (the hard case), then others
+        negatives = rng.sample(near, min(len(near), 2))
+        negatives += rng.sample(far, PASSAGES - len(negatives))
+        rng.shuffle(negatives)
+        out.append((negatives, question, NO_ANSWER))
     for question in UNANSWERABLE:
-        out.append(([hit(d, t, i) for d, t, i in rng.sample(pool, rng.randint(2, 4))], question, NO_ANSWER))
+        out.append((rng.sample(pool, PASSAGES), question, NO_ANSWER))
     rng.shuffle(out)
     return out
 
 
-def _evaluation() -> list[dict[str, Any]]:
+def evaluation_items() -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = json.loads((SAMPLE / "qa.json").read_text())["items"]
     return items
 
 
+def check_no_leak(rows: list[dict[str, Any]]) -> None:
+    """No evaluation question is trained, and no evaluation reference is shown or trained."""
+    evaluation = evaluation_items()
+    questions = {item["question"].lower() for item in evaluation}
+    ours = {q.lower() for _, _, q in FACTS} | {q.lower() for q in UNANSWERABLE}
+    assert not questions & ours, "an evaluation question is in the training set"
+    references = [item["reference"].lower() for item in evaluation if item.get("reference")]
+    for row in rows:
+        text = " ".join(m["content"] for m in row["messages"]).lower()
+        assert not any(r in text for r in references), "an evaluation reference is in a training example"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokenizer", type=Path, required=True, help="the base model directory")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train", type=Path, default=None, help="also train a LoRA adapter into this directory")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
-    parser.add_argument("--max-length", type=int, default=800)
+    parser.add_argument("--variants", type=int, default=2, help="answered prompts per fact")
     args = parser.parse_args()
-    from transformers import AutoTokenizer  # noqa: PLC0415
-
-    evaluation = {item["question"].lower() for item in _evaluation()}
-    ours = {q.lower() for _, _, q, _ in FACTS} | {q.lower() for q in UNANSWERABLE}
-    assert not evaluation & ours, "an evaluation question is in the training set"
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer, local_files_only=True)
     rng = random.Random(args.seed)
-    rows: list[dict[str, str]] = []
-    for hits, question, completion in examples(rng):
+    rows: list[dict[str, Any]] = []
+    for hits, question, completion in examples(rng, args.variants):
         prompt = build_prompt(question, hits, AskContext(), nonce=f"{rng.getrandbits(32):08x}")
-        text = tokenizer.apply_chat_template(list(prompt.messages), add_generation_prompt=True, tokenize=False)
-        rows.append({"prompt": str(text), "completion": completion})
-    args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    refusals = sum(r["completion"] == NO_ANSWER for r in rows)
+        messages = [*prompt.messages, {"role": "assistant", "content": completion}]
+        rows.append({"messages": messages, "document_ids": sorted({h.document_id for h in hits})})
+    check_no_leak(rows)
+    args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    refusals = sum(r["messages"][-1]["content"] == NO_ANSWER for r in rows)
     print(f"{len(rows)} examples ({refusals} refusals) -> {args.out}")
-    if args.train is not None:
-        train(args.tokenizer, rows, args.train, args.steps, args.learning_rate, args.max_length, args.seed)
-
-
-def train(base: Path, rows: list[dict[str, str]], out: Path, steps: int, lr: float, max_length: int, seed: int) -> None:
-    """The product trainer on these examples (15 % held out for its eval loss), no scrub or screen."""
-    import time  # noqa: PLC0415
-
-    from gateway.finetune.dataset import split  # noqa: PLC0415
-    from gateway.finetune.examples import Example  # noqa: PLC0415
-    from gateway.finetune.train import TrainParams, train_adapter  # noqa: PLC0415
-
-    examples = [Example(r["prompt"].strip(), r["completion"].strip(), ()) for r in rows]
-    train_set, eval_set = split(examples, seed, 0.15)
-    params = TrainParams(steps=steps, learning_rate=lr, max_length=max_length, seed=seed, device="cpu")
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-
-    def progress(step: int, total: int, loss: float) -> None:
-        print(f"step {step}/{total} loss {loss:.4f} {time.monotonic() - started:.0f}s", flush=True)
-
-    result = train_adapter(base, train_set, eval_set, params, out, progress=progress)
-    print(json.dumps({**result.metrics, "steps": result.steps, "seconds": round(time.monotonic() - started)}))
 
 
 if __name__ == "__main__":

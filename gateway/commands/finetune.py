@@ -264,7 +264,7 @@ def gate_cmd(operator: Operator, name: str, version: int | None, max_exposure: f
 @click.option("--max-new-tokens", type=click.IntRange(1, 2048), default=64, show_default=True)
 @click.pass_obj
 def generate_cmd(operator: Operator, name: str, prompt: str, version: int | None, max_new_tokens: int) -> None:
-    """Print the adapter's greedy completion of PROMPT (base + adapter through peft)."""
+    """Print the adapter's greedy completion of PROMPT, one user message rendered as training and serving do."""
     from gateway.finetune.lm import device_of, greedy, load_with_adapter  # noqa: PLC0415
 
     adapter = _engine(operator).registry.adapter(name, version)

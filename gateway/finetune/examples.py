@@ -1,4 +1,8 @@
-"""Training examples: the accepted JSONL formats, the prompt template, reading and writing dataset files."""
+"""Training examples: the accepted JSONL formats, reading and writing dataset files.
+
+How an example's messages become tokens is not decided here: ``gateway.generation.render`` renders
+them for training, the gates, ``gateway finetune generate`` and the ``local`` generator alike.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +14,62 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 
-PROMPT_TEMPLATE = "Question: {prompt}\nAnswer:"
-"""How a prompt is shown to the model in training, in the gates and in ``gateway finetune generate``."""
+_CONTEXT_FIELD = "context.{index}.{role}"
 
 
 @dataclass(frozen=True)
 class Example:
-    """One prompt and the completion the adapter should learn."""
+    """One prompt (a user message, after any earlier messages) and the completion the adapter should learn."""
 
     prompt: str
+    """The last user message before the completion."""
     completion: str
     document_ids: tuple[str, ...] = ()
     """Documents the example was drawn from (their readers bound who may see the adapter's output)."""
+    context: tuple[tuple[str, str], ...] = ()
+    """(role, content) of the messages before the prompt in a chat example: system prompt, earlier turns."""
 
-    def record(self) -> dict[str, str]:
-        return {"prompt": self.prompt, "completion": self.completion}
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages the model is given, roles kept."""
+        return [{"role": r, "content": c} for r, c in self.context] + [{"role": "user", "content": self.prompt}]
 
+    @property
+    def prompt_key(self) -> str:
+        """The whole prompt as one text (roles included): what duplicates, hashes and splits compare."""
+        return "".join(f"{r}: {c}\n" for r, c in self.context) + self.prompt
 
-def render_prompt(prompt: str) -> str:
-    return PROMPT_TEMPLATE.format(prompt=prompt.strip())
+    def record(self) -> dict[str, Any]:
+        """The JSONL object of a dataset file (chat form when there are earlier messages)."""
+        if not self.context:
+            return {"prompt": self.prompt, "completion": self.completion}
+        return {"messages": [*self.messages(), {"role": "assistant", "content": self.completion}]}
+
+    def texts(self) -> dict[str, str]:
+        """Every text of the example by field name (what the scrubber sees); :meth:`with_texts` inverts it."""
+        fields = {_CONTEXT_FIELD.format(index=i, role=r): c for i, (r, c) in enumerate(self.context)}
+        return {**fields, "prompt": self.prompt, "completion": self.completion}
+
+    def with_texts(self, texts: Mapping[str, str]) -> Example:
+        """This example with its texts replaced (e.g. scrubbed), same roles and documents."""
+        context = tuple((r, texts[_CONTEXT_FIELD.format(index=i, role=r)]) for i, (r, _) in enumerate(self.context))
+        return Example(texts["prompt"], texts["completion"], self.document_ids, context)
 
 
 def parse_example(obj: Mapping[str, Any]) -> Example:
     """An example from one JSONL object: chat (``messages``) or instruction formats.
 
     Accepted: ``{"messages": [{"role", "content"}...]}`` (the last assistant message is the
-    completion, everything before it the prompt), ``{"instruction", "input"?, "output"}``,
+    completion, the user message before it the prompt, earlier messages its context, roles kept),
+    ``{"instruction", "input"?, "output"}``,
     ``{"prompt", "completion"}`` and ``{"question", "answer"}``. ``source`` or ``document_ids``
     name the documents the example comes from.
     """
     docs = obj.get("document_ids") or ([obj["source"]] if obj.get("source") else [])
     if not isinstance(docs, list) or not all(isinstance(d, str) for d in docs):
         raise InvalidRequest("document_ids must be a list of document ids")
+    context: tuple[tuple[str, str], ...] = ()
     if "messages" in obj:
-        prompt, completion = _chat(obj["messages"])
+        context, prompt, completion = _chat(obj["messages"])
     elif "instruction" in obj:
         extra = str(obj.get("input") or "").strip()
         prompt = str(obj["instruction"]) + (f"\n{extra}" if extra else "")
@@ -56,17 +82,19 @@ def parse_example(obj: Mapping[str, Any]) -> Example:
         raise InvalidRequest("an example needs messages, instruction/output, prompt/completion or question/answer")
     if not prompt.strip() or not completion.strip():
         raise InvalidRequest("an example needs a non-empty prompt and completion")
-    return Example(prompt.strip(), completion.strip(), tuple(docs))
+    return Example(prompt.strip(), completion.strip(), tuple(docs), context)
 
 
-def _chat(messages: Any) -> tuple[str, str]:
+def _chat(messages: Any) -> tuple[tuple[tuple[str, str], ...], str, str]:
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise InvalidRequest("messages must be a list of {role, content}")
     last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
     if last < 1:
         raise InvalidRequest("a chat example needs an assistant message after the prompt")
-    prompt = "\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages[:last])
-    return prompt, str(messages[last].get("content", ""))
+    if messages[last - 1].get("role") != "user":
+        raise InvalidRequest("a chat example needs a user message right before the answer")
+    context = tuple((str(m.get("role", "user")), str(m.get("content", ""))) for m in messages[: last - 1])
+    return context, str(messages[last - 1].get("content", "")), str(messages[last].get("content", ""))
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, Example]]:

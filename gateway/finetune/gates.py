@@ -76,7 +76,7 @@ def emission_gate(
     outputs = [greedy(model, tokenizer, p, max_new_tokens=config.max_new_tokens) for p in prompts]
     originals = set(dataset.pii_digests)
     leaked = [i for i, text in enumerate(outputs) if span_digests(key, text) & originals]
-    known = "\n".join(f"{ex.prompt}\n{ex.completion}" for ex in train + evaluation)
+    known = "\n".join(f"{ex.prompt_key}\n{ex.completion}" for ex in train + evaluation)
     flagged = flagged_spans(scrubber, outputs, seed=int(dataset.split.get("seed", 0)), allowed=known)
     flagged_idx = [i for i, spans in enumerate(flagged) if spans]
     # The report names prompts by index and counts values: it never repeats what leaked.
@@ -86,17 +86,19 @@ def emission_gate(
     }  # fmt: skip
 
 
-def _prompts(examples: list[Example], n: int, seed: int) -> list[str]:
-    prompts = sorted({ex.prompt for ex in examples})
-    random.Random(f"emission:{seed}").shuffle(prompts)
-    return prompts[:n]
+def _prompts(examples: list[Example], n: int, seed: int) -> list[list[dict[str, str]]]:
+    """Up to ``n`` distinct training prompts (as chat messages, like serving), in a seeded order."""
+    unique = {ex.prompt_key: ex for ex in examples}
+    keys = sorted(unique)
+    random.Random(f"emission:{seed}").shuffle(keys)
+    return [unique[k].messages() for k in keys[:n]]
 
 
 def regression_gate(
     model: Any, tokenizer: Any, adapter: AdapterRow, dataset: DatasetRow, previous: AdapterRef | None,
     config: GateConfig,
 ) -> dict[str, Any]:  # fmt: skip
-    evaluation = [(ex.prompt, ex.completion) for ex in load_examples(Path(dataset.path) / "eval.jsonl")]
+    evaluation = [(ex.messages(), ex.completion) for ex in load_examples(Path(dataset.path) / "eval.jsonl")]
     if not evaluation:
         return {"passed": False, "reason": "the dataset has no eval split"}
     max_length = int(adapter.params.get("max_length", 256))

@@ -1,8 +1,10 @@
 """The causal-LM arithmetic the trainer and the gates share: encoding, batched likelihoods, greedy text.
 
-A pair (prompt, completion) is encoded as the rendered prompt (with the tokenizer's special
-tokens) followed by the completion and EOS; only completion tokens carry labels, so losses and
-likelihoods measure what the adapter learned to answer, not the question.
+A pair (prompt, completion) is encoded exactly as the ``local`` generator serves it
+(``gateway.generation.render``: the chat template when the tokenizer has one, else the plain
+format), followed by the completion up to the end of the turn; only completion tokens carry
+labels, so losses and likelihoods measure what the adapter learned to answer, not the question.
+A prompt is chat messages or a string (one user message).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any
 
 import torch
 
-from gateway.finetune.examples import render_prompt
 from gateway.finetune.install import ModelUnavailable
+from gateway.generation.render import PromptLike, completion_ids, prompt_ids
 
 IGNORE = -100
 """The label PyTorch's cross-entropy skips (prompt and padding tokens)."""
@@ -48,12 +50,10 @@ def load_with_adapter(base: str | Path, adapter: str | Path, device: torch.devic
     return PeftModel.from_pretrained(model, str(adapter)).to(device).eval(), tokenizer
 
 
-def encode_pair(tokenizer: Any, prompt: str, completion: str, max_length: int) -> tuple[list[int], list[int]]:
+def encode_pair(tokenizer: Any, prompt: PromptLike, completion: str, max_length: int) -> tuple[list[int], list[int]]:
     """(input ids, labels): labels are ``IGNORE`` on the prompt, the completion's ids after it."""
-    head = tokenizer(render_prompt(prompt), add_special_tokens=True)["input_ids"]
-    tail = tokenizer(" " + completion.strip(), add_special_tokens=False)["input_ids"]
-    if tokenizer.eos_token_id is not None:
-        tail = [*tail, tokenizer.eos_token_id]
+    head = prompt_ids(tokenizer, prompt)
+    tail = completion_ids(tokenizer, prompt, completion)
     ids = (head + tail)[:max_length]
     labels = ([IGNORE] * len(head) + tail)[:max_length]
     return ids, labels
@@ -74,7 +74,7 @@ def collate(items: Sequence[tuple[list[int], list[int]]], pad_id: int, device: t
 
 @torch.no_grad()
 def completion_logliks(
-    model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, max_length: int, batch: int = 64
+    model: Any, tokenizer: Any, pairs: Sequence[tuple[PromptLike, str]], *, max_length: int, batch: int = 64
 ) -> list[tuple[float, int]]:
     """(sum of log-probabilities of the completion tokens, token count) for each pair."""
     device = next(model.parameters()).device
@@ -91,7 +91,7 @@ def completion_logliks(
     return out
 
 
-def mean_loss(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, max_length: int) -> float:
+def mean_loss(model: Any, tokenizer: Any, pairs: Sequence[tuple[PromptLike, str]], *, max_length: int) -> float:
     """Token-weighted mean negative log-likelihood of the completions (``nan`` for no pairs)."""
     scores = completion_logliks(model, tokenizer, pairs, max_length=max_length)
     tokens = sum(n for _, n in scores)
@@ -99,12 +99,13 @@ def mean_loss(model: Any, tokenizer: Any, pairs: Sequence[tuple[str, str]], *, m
 
 
 @torch.no_grad()
-def greedy(model: Any, tokenizer: Any, prompt: str, *, max_new_tokens: int = 48) -> str:
-    """The greedy completion of ``prompt`` (rendered like the training prompts), new text only."""
+def greedy(model: Any, tokenizer: Any, prompt: PromptLike, *, max_new_tokens: int = 48) -> str:
+    """The greedy completion of ``prompt`` (rendered as in training and serving), new text only."""
     device = next(model.parameters()).device
-    enc = tokenizer(render_prompt(prompt), return_tensors="pt", add_special_tokens=True).to(device)
+    ids = torch.tensor([prompt_ids(tokenizer, prompt)], device=device)
     output = model.generate(
-        **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+        input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens, do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )  # fmt: skip
-    return str(tokenizer.decode(output[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)).strip()
+    return str(tokenizer.decode(output[0, ids.shape[1] :], skip_special_tokens=True)).strip()

@@ -118,10 +118,10 @@ def train_adapter(
                         task_type="CAUSAL_LM")  # fmt: skip
     model = get_peft_model(model, config)
     canaries, canary_examples = plant_canaries(params)
-    data = [encode_pair(tokenizer, ex.prompt, ex.completion, params.max_length) for ex in train + canary_examples]
+    data = [encode_pair(tokenizer, ex.messages(), ex.completion, params.max_length) for ex in train + canary_examples]
     total = params.steps or max(1, math.ceil(len(data) * params.epochs / params.batch_size))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=params.learning_rate)
-    eval_pairs = [(ex.prompt, ex.completion) for ex in evaluation]
+    eval_pairs = [(ex.messages(), ex.completion) for ex in evaluation]
     with model.disable_adapter():
         base_eval = mean_loss(model, tokenizer, eval_pairs, max_length=params.max_length)
     checkpoints = out_dir / "checkpoints"

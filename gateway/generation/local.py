@@ -20,6 +20,7 @@ from typing import Any
 
 from gateway.errors import GeneratorUnavailable
 from gateway.generation.model import AdapterInfo
+from gateway.generation.render import prompt_ids
 
 log = logging.getLogger("gateway.generation.local")
 
@@ -174,14 +175,10 @@ class LocalTextModel:
         return self._peft
 
     def _encode(self, messages: Sequence[dict[str, str]]) -> Any:
-        tok = self._tokenizer
-        if getattr(tok, "chat_template", None):
-            out = tok.apply_chat_template(
-                list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-            return out["input_ids"]
-        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-        return tok(text, return_tensors="pt")["input_ids"]
+        """The prompt's ids, rendered exactly as adapters are trained (``gateway.generation.render``)."""
+        import torch  # noqa: PLC0415
+
+        return torch.tensor([prompt_ids(self._tokenizer, messages)])
 
 
 class _WithoutAdapters:

@@ -17,22 +17,22 @@ from gateway.finetune.scrub import replaced_spans
 
 
 @pytest.mark.parametrize(
-    ("line", "prompt", "completion", "docs"),
+    ("line", "prompt", "completion", "docs", "context"),
     [
-        ({"question": "Q?", "answer": "A."}, "Q?", "A.", ()),
-        ({"prompt": "P", "completion": "C", "source": "doc-1"}, "P", "C", ("doc-1",)),
-        ({"instruction": "Do", "input": "this", "output": "Done"}, "Do\nthis", "Done", ()),
+        ({"question": "Q?", "answer": "A."}, "Q?", "A.", (), ()),
+        ({"prompt": "P", "completion": "C", "source": "doc-1"}, "P", "C", ("doc-1",), ()),
+        ({"instruction": "Do", "input": "this", "output": "Done"}, "Do\nthis", "Done", (), ()),
         (
             {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"},
                           {"role": "assistant", "content": "Hello."}], "document_ids": ["a", "b"]},
-            "system: Be brief.\nuser: Hi?", "Hello.", ("a", "b"),
+            "Hi?", "Hello.", ("a", "b"), (("system", "Be brief."),),
         ),
     ],
 )  # fmt: skip
 def test_each_format_gives_a_prompt_and_a_completion(
-    line: dict[str, Any], prompt: str, completion: str, docs: tuple[str, ...]
+    line: dict[str, Any], prompt: str, completion: str, docs: tuple[str, ...], context: tuple[tuple[str, str], ...]
 ) -> None:
-    assert parse_example(line) == Example(prompt, completion, docs)
+    assert parse_example(line) == Example(prompt, completion, docs, context)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,13 @@ def test_each_format_gives_a_prompt_and_a_completion(
         {"text": "no known keys"},
         {"question": "Q?", "answer": "  "},
         {"messages": [{"role": "user", "content": "only a question"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "Q?"},
+                {"role": "system", "content": "S"},
+                {"role": "assistant", "content": "A."},
+            ]
+        },
         {"prompt": "P", "completion": "C", "document_ids": "not-a-list"},
     ],
 )
