@@ -332,6 +332,7 @@ def build_services(
     embedder = embedder or provide_embedder(settings)
     generator = provide_generator(settings, AdapterRegistry(engine))  # each tenant's active adapter
     shared = EmbeddingMemo(embedder)  # the screen embeds passages, the indexer reuses the rows
+    limiter = provide_limiter(settings)  # one limiter: both budgets, every route of this process
     documents = DocumentService(
         engine=engine,
         retriever=retriever,
@@ -342,6 +343,7 @@ def build_services(
         workers=provide_ingest_workers(settings),
         steps=provide_screen_steps(settings, engine, retriever=retriever, embedder=shared),
         quarantine=QuarantineStore(engine),
+        limiter=limiter,
     )
     pii, pii_batcher = provide_batched_pii(settings, provide_pii_engine(settings, metrics))
     pipeline = AnswerPipeline(
@@ -355,7 +357,7 @@ def build_services(
         metrics=metrics,
         max_question_chars=settings.max_question_chars,
         rescreen=PassageRescreen(settings.screening.rescreen_threshold),
-        limiter=provide_limiter(settings),
+        limiter=limiter,
         stages=Stages(settings.stages),
         pii=pii,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Literal
 
 from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
@@ -22,6 +23,9 @@ from gateway.settings import LimitsSettings
 
 log = logging.getLogger("gateway.ratelimit")
 
+Budget = Literal["query", "control"]
+"""``query``: search and ask. ``control``: every other authenticated route (``LimitsSettings``)."""
+
 
 class RateLimitUnavailable(ServiceUnavailable):
     code = "rate_limit_unavailable"
@@ -29,30 +33,39 @@ class RateLimitUnavailable(ServiceUnavailable):
 
 
 class RequestLimiter:
-    """``check(principal)`` spends one request of the subject's and the tenant's budgets."""
+    """``check(principal, budget)`` spends one request of the subject's and the tenant's budgets."""
 
     def __init__(self, settings: LimitsSettings) -> None:
         self.subject_limits: list[RateLimitItem] = parse_many(settings.subject_rate)
         self.tenant_limits: list[RateLimitItem] = parse_many(settings.tenant_rate)
+        self.control_subject_limits: list[RateLimitItem] = parse_many(settings.control_subject_rate)
+        self.control_tenant_limits: list[RateLimitItem] = parse_many(settings.control_tenant_rate)
+        self.shared = settings.redis_url is not None
+        """True when the counters live in Redis (a network round trip per check)."""
         self.storage: Storage = _storage(settings)
         self._limiter = MovingWindowRateLimiter(self.storage)
 
-    def check(self, principal: Principal) -> None:
-        """Count one request.
+    def check(self, principal: Principal, budget: Budget = "query") -> None:
+        """Count one request against ``budget``.
 
         Raises:
             RateLimited: the subject or its tenant is over a limit (``retry_after`` in seconds).
             RateLimitUnavailable: the counter store did not answer.
         """
-        self._spend(self.subject_limits, "subject", principal.tenant, principal.subject)
-        self._spend(self.tenant_limits, "tenant", principal.tenant)
+        if budget == "query":  # the keys of the first budget are kept as they were (live counters survive)
+            self._spend(self.subject_limits, ("subject",), "subject", principal.tenant, principal.subject)
+            self._spend(self.tenant_limits, ("tenant",), "tenant", principal.tenant)
+        else:
+            subject_key, tenant_key = ("control", "subject"), ("control", "tenant")
+            self._spend(self.control_subject_limits, subject_key, "subject", principal.tenant, principal.subject)
+            self._spend(self.control_tenant_limits, tenant_key, "tenant", principal.tenant)
 
-    def _spend(self, items: list[RateLimitItem], scope: str, *identifiers: str) -> None:
+    def _spend(self, items: list[RateLimitItem], key: tuple[str, ...], scope: str, *identifiers: str) -> None:
         for item in items:
             try:
-                if self._limiter.hit(item, scope, *identifiers):
+                if self._limiter.hit(item, *key, *identifiers):
                     continue
-                reset = self._limiter.get_window_stats(item, scope, *identifiers).reset_time
+                reset = self._limiter.get_window_stats(item, *key, *identifiers).reset_time
             except Exception as exc:  # any storage failure: refuse rather than stop limiting
                 log.error("rate limit store failed; refusing requests until it answers", exc_info=exc)
                 raise RateLimitUnavailable() from None

@@ -254,7 +254,13 @@ class AuditSettings(BaseSettings):
 
 
 class LimitsSettings(BaseSettings):
-    """Rate limits per subject and per tenant on search and ask (the ``limits`` library)."""
+    """Rate limits per subject and per tenant (the ``limits`` library), in two budgets.
+
+    ``query``: ``/v1/search`` and ``/v1/ask``. ``control``: every other authenticated ``/v1`` route
+    (document reads, writes and deletes, administration, quarantine review, audit exports,
+    fine-tune administration). Separate budgets, so that a burst of uploads cannot starve a team's
+    questions and a flood of admin calls cannot hide behind a quiet search budget.
+    """
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_LIMITS_", extra="ignore")
 
@@ -263,6 +269,10 @@ class LimitsSettings(BaseSettings):
     """Requests one subject (in one tenant) may make, in ``limits`` notation (``10/second;120/minute``)."""
     tenant_rate: str = "1200/minute"
     """Requests all subjects of one tenant may make together."""
+    control_subject_rate: str = "600/minute"
+    """The ``control`` budget of one subject in one tenant (documents, administration, exports)."""
+    control_tenant_rate: str = "3000/minute"
+    """The ``control`` budget of all subjects of one tenant together."""
     redis_url: str | None = None
     """``redis://host:6379/0``: counters shared by every gateway process. Unset: in-process memory."""
     key_prefix: str = "gateway"

@@ -44,8 +44,8 @@ class FinetuneAdmin:
         details: dict[str, Any] = {"adapter": name, "version": adapter.version, "adapter_id": adapter.id}
         refusal = activation_refusal(adapter, scope.tenant)
         if refusal is not None:
-            self._refused(scope, action, {**details, "reason": "gates_not_passed", "status": adapter.status})
-            raise Conflict(refusal)
+            self._refused(scope, action, {**details, "reason": refusal.reason, "status": adapter.status})
+            raise Conflict(refusal.message)
         with self.audit.transaction() as tx:
             previous = self.registry.activate(tx.connection, scope.tenant, adapter, scope.actor.subject)
             tx.append(scope.record(kind="admin", status="ok", action=action, details={**details, "previous": previous}))

@@ -17,12 +17,12 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from gateway.admin.scope import AdminScope
-from gateway.audit.record import AuditKind
+from gateway.audit.record import AuditKind, AuditStatus
 from gateway.auth.failure import TokenRejected
 from gateway.auth.principal import Principal
 from gateway.authz.tenancy import acting_in, check_tenant
 from gateway.authz.view import PolicyView
-from gateway.errors import AuthenticationError, PermissionDenied
+from gateway.errors import AuthenticationError, GatewayError, PermissionDenied, RateLimited
 from gateway.observability import RateLimitedLog, request_id_var
 
 if TYPE_CHECKING:
@@ -54,6 +54,26 @@ async def authenticate(connection: Connection, _handler: BaseRouteHandler) -> No
         reason = exc.reason.value if isinstance(exc, TokenRejected) else "no_bearer_token"
         services.metrics.auth_failures.labels(reason=reason).inc()
         _security_log.warning(reason, "request refused: no valid credentials", event="unauthenticated", reason=reason)
+        raise
+
+
+async def spend_control_budget(services: Services, actor: Principal) -> None:
+    """One request of ``actor``'s ``control`` budget (``gateway.ratelimit``); no-op when limits are off.
+
+    Raises:
+        RateLimited: over the subject's or the tenant's budget; the caller audits the refusal.
+        RateLimitUnavailable: the counter store did not answer (503).
+    """
+    limiter = services.pipeline.limiter
+    if limiter is None:
+        return
+    try:
+        if limiter.shared:  # a Redis round trip: off the event loop
+            await anyio.to_thread.run_sync(limiter.check, actor, "control")
+        else:
+            limiter.check(actor, "control")
+    except RateLimited as exc:
+        services.metrics.rate_limited.labels(scope=exc.scope).inc()
         raise
 
 
@@ -106,6 +126,14 @@ def requires(
         acting = acting_in(actor, tenant, services.settings.platform_tenant)
         allowed = acting is not None and view.decide(acting, resource, action).allowed
         scope = AdminScope(actor, tenant, acting or actor, view, request_id_var.get())
+        try:  # every authenticated call spends the control budget, allowed or not
+            await spend_control_budget(services, actor)
+        except GatewayError as exc:  # 429 is a refusal; an unreachable counter store (503) a failure
+            status: AuditStatus = "refused" if isinstance(exc, RateLimited) else "failed"
+            details = {"error": exc.code, "resource": resource, "needs": action}
+            record = scope.record(kind=kind, status=status, action=audit_action, details=details)
+            await anyio.to_thread.run_sync(services.audit.append, record)
+            raise
         if not allowed:
             reason = "another_tenant" if acting is None else "not_granted"
             details = {"reason": reason, "resource": resource, "needs": action}

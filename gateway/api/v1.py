@@ -150,7 +150,9 @@ class DocumentController(Controller):
         Updating needs read and write on the document as it exists; an id the caller may not read
         answers 404, exactly like a DELETE of an absent id.
         """
-        result = documents.put(_context(request), _submission(data, settings.max_document_bytes))
+        ctx = _context(request)
+        documents.spend(ctx, "ingest", "document.put", data.id)
+        result = documents.put(ctx, _submission(data, settings.max_document_bytes))
         if result.status == "quarantined":  # accepted for review; never searchable until approved
             return Response(quarantined_out(result), status_code=202)
         body = DocumentOut(id=result.document_id, version=result.version, status=result.status)
@@ -160,7 +162,9 @@ class DocumentController(Controller):
     def get_document(
         self, request: AuthedRequest, document_id: FromPath[str], documents: NamedDependency[DocumentService]
     ) -> DocumentInfoOut:
-        row = documents.get(_context(request), document_id.lstrip("/"))
+        ctx = _context(request)
+        documents.spend(ctx, "read", "document.get", document_id.lstrip("/"))
+        row = documents.get(ctx, document_id.lstrip("/"))
         return DocumentInfoOut(
             id=row.document_id,
             version=row.version,
@@ -179,7 +183,9 @@ class DocumentController(Controller):
     def delete_document(
         self, request: AuthedRequest, document_id: FromPath[str], documents: NamedDependency[DocumentService]
     ) -> DocumentOut:
-        row = documents.delete(_context(request), document_id.lstrip("/"))
+        ctx = _context(request)
+        documents.spend(ctx, "delete", "document.delete", document_id.lstrip("/"))
+        row = documents.delete(ctx, document_id.lstrip("/"))
         return DocumentOut(id=row.document_id, version=row.version, status="deleted")
 
 

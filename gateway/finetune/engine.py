@@ -20,6 +20,7 @@ from gateway.finetune.card import write_card
 from gateway.finetune.dataset import DEFAULT_EVAL_FRACTION, Source, build_dataset, digest_key
 from gateway.finetune.examples import load_examples
 from gateway.finetune.gates import GateConfig, run_gates
+from gateway.finetune.integrity import adapter_digest
 from gateway.finetune.models import AdapterRow, DatasetRow
 from gateway.finetune.registry import TRAINED, AdapterRegistry, activation_refusal
 from gateway.finetune.scrub import Scrubber
@@ -55,7 +56,7 @@ class FinetuneEngine:
         )  # fmt: skip
 
     def _refuse(self, tenant: str, action: str, details: dict[str, Any], exc: GatewayError) -> GatewayError:
-        self.audit.append(self._record(tenant, action, "refused", {**details, "reason": exc.code}))
+        self.audit.append(self._record(tenant, action, "refused", {"reason": exc.code, **details}))
         return exc
 
     def build(
@@ -93,7 +94,7 @@ class FinetuneEngine:
             dataset_id=dataset.id, params={**asdict(params), "steps": result.steps, "base_name": base.name,
                                             "target_modules": result.target_modules},
             canaries=result.canaries, metrics=result.metrics, gates={}, status=TRAINED,
-            created_by=self.operator.subject,
+            created_by=self.operator.subject, digest=adapter_digest(out_dir),
         )  # fmt: skip
         with self.audit.transaction() as tx:
             row.id = self.registry.add_adapter(tx.connection, row)
@@ -128,7 +129,8 @@ class FinetuneEngine:
         details = {"adapter": name, "version": adapter.version, "adapter_id": adapter.id}
         refusal = activation_refusal(adapter, tenant)
         if refusal is not None:
-            raise self._refuse(tenant, action, {**details, "status": adapter.status}, Conflict(refusal))
+            details |= {"status": adapter.status, "reason": refusal.reason}
+            raise self._refuse(tenant, action, details, Conflict(refusal.message))
         with self.audit.transaction() as tx:
             previous = self.registry.activate(tx.connection, tenant, adapter, self.operator.subject)
             tx.append(self._record(tenant, action, "ok", {**details, "previous": previous}))

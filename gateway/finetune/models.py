@@ -62,6 +62,10 @@ class AdapterRow(Base):
     """The last gate report (empty until ``gateway finetune gate`` ran)."""
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     """``trained`` (not gated yet), ``passed`` or ``failed``: only ``passed`` can be activated."""
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the weight files at registration (``gateway.finetune.integrity``); checked before
+    activation and before every first load. ``None`` only for a row whose files were gone when the
+    column was added: such an adapter can be neither activated nor served."""
     created_by: Mapped[str] = mapped_column(String(512), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import Base
 from gateway.errors import Conflict, NotFound
+from gateway.finetune.integrity import AdapterIntegrityError, verify_adapter
 from gateway.finetune.models import ActivationRow, AdapterRow, DatasetRow
 
 T = TypeVar("T")
@@ -33,10 +34,14 @@ class AdapterRef:
     path: str
     base: str
     id: int = 0
+    digest: str | None = None
+    """What the weight files must hash to (``gateway.finetune.integrity``); checked before loading."""
 
 
 def ref_of(row: AdapterRow) -> AdapterRef:
-    return AdapterRef(name=row.name, version=row.version, path=row.path, base=row.base, id=row.id)
+    return AdapterRef(
+        name=row.name, version=row.version, path=row.path, base=row.base, id=row.id, digest=row.digest or ""
+    )
 
 
 class AdapterRegistry:
@@ -122,7 +127,7 @@ class AdapterRegistry:
         """
         refusal = activation_refusal(adapter, tenant)
         if refusal is not None:
-            raise Conflict(refusal)
+            raise Conflict(refusal.message)
         current = self._current(tenant, conn)
         previous = current.adapter_id if current is not None else None
         values = {"tenant": tenant, "adapter_id": adapter.id, "previous_id": previous, "action": "activate"}
@@ -162,10 +167,22 @@ def _insert(conn: Connection, row: Base) -> Any:
     return conn.execute(insert(table).values(**values))
 
 
-def activation_refusal(adapter: AdapterRow, tenant: str) -> str | None:
-    """Why ``adapter`` cannot serve ``tenant`` (``None``: it can)."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why an adapter cannot be activated: a stable ``reason`` for the audit row, a message for people."""
+
+    reason: str
+    message: str
+
+
+def activation_refusal(adapter: AdapterRow, tenant: str) -> Refusal | None:
+    """Why ``adapter`` cannot serve ``tenant`` (``None``: it can). The weight files are hashed here."""
     if adapter.tenant != tenant:
-        return "this adapter belongs to another tenant"
+        return Refusal("another_tenant", "this adapter belongs to another tenant")
     if adapter.status != PASSED:
-        return f"this adapter's safety gates have not passed (status: {adapter.status})"
+        return Refusal("gates_not_passed", f"this adapter's safety gates have not passed (status: {adapter.status})")
+    try:
+        verify_adapter(adapter.path, adapter.digest)
+    except AdapterIntegrityError as exc:
+        return Refusal("integrity", f"{exc}: the gates certified other weights; train and gate it again")
     return None

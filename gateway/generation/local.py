@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import GeneratorUnavailable
+from gateway.finetune.integrity import AdapterIntegrityError, verify_adapter
 from gateway.generation.model import AdapterInfo
 from gateway.generation.render import prompt_ids
 
@@ -158,6 +159,15 @@ class LocalTextModel:
                 return self._base
             return _WithoutAdapters(self._peft)
         key = adapter_key(adapter)
+        if key not in self._adapters and adapter.digest is not None:  # checked at each first load
+            try:
+                verify_adapter(adapter.path, adapter.digest)
+            except AdapterIntegrityError as exc:
+                log.error(
+                    "adapter refused: integrity check failed",
+                    extra={"adapter": adapter.name, "version": adapter.version, "reason": str(exc)},
+                )
+                raise GeneratorUnavailable() from None
         try:
             if self._peft is None:
                 from peft import PeftModel  # noqa: PLC0415

@@ -32,6 +32,10 @@ class AdapterInfo(Protocol):
     def path(self) -> Path | str: ...
     @property
     def base(self) -> str: ...
+    @property
+    def digest(self) -> str | None:
+        """What the weight files must hash to before loading (registry adapters); ``None``: a directory
+        the operator named on the command line, not checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,7 @@ class AdapterRef:
     version: int
     path: Path | str
     base: str = ""
+    digest: str | None = None
 
 
 class AdapterResolver(Protocol):

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from gateway.audit.log import AuditLog
+from gateway.audit.record import AuditKind
 from gateway.auth.principal import Principal
 from gateway.authz.service import DocumentRef, PolicyService
 from gateway.authz.view import NOT_READABLE
-from gateway.errors import GatewayError, NotFound, PermissionDenied
+from gateway.errors import GatewayError, NotFound, PermissionDenied, RateLimited
 from gateway.ingest.documents import IngestResult, Submission
 from gateway.ingest.flow import NO_SUCH_DOCUMENT, IngestFlow, as_gateway_error, document_ref
 from gateway.ingest.locks import DocumentLocks
@@ -28,6 +29,7 @@ from gateway.ingest.registry import DocumentRegistry
 from gateway.ingest.screen import ScreenStep
 from gateway.ingest.trail import Context, DocumentTrail
 from gateway.ingest.workers import IngestWorkers
+from gateway.ratelimit import RequestLimiter
 from gateway.retrieval.base import Retriever
 from gateway.retrieval.embed import Embedder
 from gateway.retrieval.recheck import DocumentState
@@ -51,6 +53,8 @@ class DocumentService:
     workers: IngestWorkers
     steps: Sequence[ScreenStep] = ()
     quarantine: QuarantineStore | None = None
+    limiter: RequestLimiter | None = None
+    """The ``control`` budget of API callers (``spend``); the operator's ``gateway ingest`` is not limited."""
     registry: DocumentRegistry = field(init=False)
     flow: IngestFlow = field(init=False)
 
@@ -66,6 +70,21 @@ class DocumentService:
     def shutdown(self) -> None:
         """Stop the parse workers (in-flight parses fail with 503)."""
         self.workers.shutdown()
+
+    def spend(self, ctx: Context, kind: AuditKind, action: str, document_id: str) -> None:
+        """One request of the caller's ``control`` budget, before any other work; a refusal (429) or an
+        unreachable counter store (503) leaves its one audit row before it is raised."""
+        if self.limiter is None:
+            return
+        try:
+            self.limiter.check(ctx.principal, "control")
+        except RateLimited as exc:
+            self.trail.refuse(ctx, self.policy.current(), kind, action, document_id, exc.code)
+            raise
+        except GatewayError as exc:
+            view = self.policy.current()
+            self.trail.failure(ctx, view, kind, action, [{"document_id": document_id[:256]}], exc)
+            raise
 
     def put(self, ctx: Context, submission: Submission) -> IngestResult:
         """Ingest one document as ``ctx.principal`` (permission checked): ``IngestFlow.put_many``."""

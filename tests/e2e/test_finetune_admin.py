@@ -8,12 +8,14 @@ leaves exactly one audit row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from gateway.deps import Services
+from gateway.finetune.integrity import adapter_digest
 from gateway.finetune.models import AdapterRow, DatasetRow
 from gateway.finetune.registry import AdapterRegistry
 
@@ -21,16 +23,26 @@ TENANT = "northwind"
 Auth = Callable[..., dict[str, str]]
 
 
+def _weights(registry: AdapterRegistry, name: str, version: int) -> Path:
+    """Adapter files to register (their digest is checked at activation): not a trained model, bytes."""
+    folder = Path(str(registry.engine.url.database)).parent / "adapters" / name / f"v{version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "adapter_config.json").write_text('{"r": 8}')
+    (folder / "adapter_model.safetensors").write_bytes(f"{name} v{version}".encode())
+    return folder
+
+
 def _add(registry: AdapterRegistry, tenant: str, name: str, version: int, status: str) -> int:
+    folder = _weights(registry, name, version)
     with registry.engine.begin() as conn:
         registry.add_dataset(conn, DatasetRow(
             id=f"ds-{tenant}", tenant=tenant, path="/nowhere", sources=[], scrub_report={}, screen_report={},
             split={}, pii_digests=[], created_by="test",
         ))  # fmt: skip
         return registry.add_adapter(conn, AdapterRow(
-            tenant=tenant, name=name, version=version, base="/base", path=f"/adapters/{name}/v{version}",
+            tenant=tenant, name=name, version=version, base="/base", path=str(folder),
             dataset_id=f"ds-{tenant}", params={}, canaries=[], metrics={}, gates={"passed": status == "passed"},
-            status=status, created_by="test",
+            status=status, created_by="test", digest=adapter_digest(folder),
         ))  # fmt: skip
 
 
@@ -58,7 +70,8 @@ def test_activation_takes_effect_in_that_tenant_only_with_one_audit_row(
     assert response.status_code == 200, response.text
     assert response.json()["active"]["id"] == first
     ref = registry.active_adapter(TENANT)
-    assert ref is not None and (ref.name, ref.version, ref.path) == ("tone", 1, "/adapters/tone/v1")
+    assert ref is not None and (ref.name, ref.version) == ("tone", 1) and ref.path.endswith("/adapters/tone/v1")
+    assert ref.digest == adapter_digest(ref.path)  # what the generator checks before loading it
     assert registry.active_adapter("contoso") is None
     [row] = _rows(services, "finetune.activate")
     assert row["status"] == "ok" and row["details"]["adapter_id"] == first and row["subject"] == "root"
@@ -117,3 +130,15 @@ def test_rollback_returns_to_the_previous_adapter_then_the_base_model(
     statuses = [r["status"] for r in _rows(services, "finetune.rollback")]
     assert statuses == ["refused", "ok", "ok"]  # newest first: one row per attempt
     assert len(_rows(services, "finetune.activate")) == 2
+
+
+def test_an_adapter_whose_files_changed_after_gating_is_refused_and_audited(
+    client: TestClient[Any], auth: Auth, services: Services, registry: AdapterRegistry
+) -> None:
+    _add(registry, TENANT, "tone", 1, "passed")
+    (_weights(registry, "tone", 1) / "adapter_model.safetensors").write_bytes(b"other weights")
+    response = _activate(client, auth, "tone")
+    assert response.status_code == 409 and "changed since it was registered" in response.json()["detail"]
+    assert registry.active_adapter(TENANT) is None
+    [row] = _rows(services, "finetune.activate")
+    assert (row["status"], row["details"]["reason"]) == ("refused", "integrity")

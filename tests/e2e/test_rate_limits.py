@@ -106,3 +106,123 @@ def test_an_unreachable_redis_refuses_with_503_and_audits_it(data_dir: Path) -> 
     row = services.audit.search(tenant=TENANT, subject="alice", limit=1)[0]
     assert (row["kind"], row["status"], row["details"]["error"]) == ("ask", "failed", "rate_limit_unavailable")
     services.close()
+
+
+# -- the control budget: documents, administration, exports (everything but search and ask) ----------
+
+
+@pytest.fixture
+def control_limited(data_dir: Path) -> Iterator[tuple[Services, TestClient[Any]]]:
+    services = _services(data_dir, control_subject_rate="2/minute", control_tenant_rate="4/minute")
+    with TestClient(app=create_app(services=services)) as client:
+        yield services, client
+    services.close()
+
+
+def _rows_of(services: Services, subject: str) -> list[dict[str, Any]]:
+    return [r for r in services.audit.search(tenant=TENANT, subject=subject, limit=100) if r["subject"] == subject]
+
+
+_ADMIN = ("root", ["gateway-admins"])
+_DOC = {"id": "limits-1", "title": "Failover", "collection": "engineering", "text": "The cluster fails over."}
+_CONTROL_CALLS: list[tuple[str, str, str, dict[str, Any] | None, str, str]] = [
+    # (name, method, path, json body, audit kind, audit action)
+    ("put", "POST", "/v1/documents", _DOC, "ingest", "document.put"),
+    ("get", "GET", "/v1/documents/limits-1", None, "read", "document.get"),
+    ("delete", "DELETE", "/v1/documents/limits-1", None, "delete", "document.delete"),
+    ("policies", "GET", "/v1/admin/policies", None, "admin", "policy.list"),
+    ("quarantine", "GET", "/v1/admin/quarantine", None, "admin", "quarantine.list"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "kind", "action"), _CONTROL_CALLS, ids=[c[0] for c in _CONTROL_CALLS]
+)
+def test_documents_and_admin_routes_spend_the_control_budget_and_audit_the_429_once(
+    control_limited: tuple[Services, TestClient[Any]],
+    name: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    kind: str,
+    action: str,
+) -> None:
+    """Before: only search and ask were limited; a subject could upload, delete and call admin routes
+    without bound (docs/security.md, known gaps)."""
+    services, client = control_limited
+    root = {"Authorization": "Bearer " + mint_dev_token(services.settings, *_ADMIN, tenant=TENANT, ttl_seconds=600)}
+    for _ in range(2):  # the subject's budget: whatever each call answers, it is not 429
+        assert client.request(method, path, json=body, headers=root).status_code != 429
+    before = len(_rows_of(services, "root"))
+    refused = client.request(method, path, json=body, headers=root)
+    assert refused.status_code == 429 and refused.headers["content-type"].startswith("application/problem+json")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    rows = _rows_of(services, "root")
+    assert len(rows) == before + 1  # exactly one row for the refusal
+    row = rows[0]
+    assert (row["kind"], row["status"], row["action"], row["request_id"]) == (
+        kind, "refused", action, refused.json()["request_id"],
+    )  # fmt: skip
+    assert "rate_limited" in (row["details"].get("error"), row["details"].get("reason"))
+
+
+def test_a_refused_upload_changes_nothing(control_limited: tuple[Services, TestClient[Any]]) -> None:
+    services, client = control_limited
+    root = {"Authorization": "Bearer " + mint_dev_token(services.settings, *_ADMIN, tenant=TENANT, ttl_seconds=600)}
+    for i in range(2):
+        doc = {**_DOC, "id": f"ok-{i}"}
+        assert client.post("/v1/documents", json=doc, headers=root).status_code == 201
+    assert client.post("/v1/documents", json={**_DOC, "id": "over"}, headers=root).status_code == 429
+    assert services.documents.registry.get(TENANT, "over") is None
+    assert not [
+        r for r in _rows_of(services, "root") if r["details"].get("document_id") == "over" and r["status"] == "ok"
+    ]
+
+
+def test_the_control_budget_is_separate_from_the_query_budget(
+    control_limited: tuple[Services, TestClient[Any]],
+) -> None:
+    services, client = control_limited
+    alice = _headers(services, "alice")
+    for _ in range(2):
+        client.get("/v1/documents/nothing-here", headers=alice)  # 404s, each spends the control budget
+    assert client.get("/v1/documents/nothing-here", headers=alice).status_code == 429
+    assert client.post("/v1/search", json={"query": "on-call"}, headers=alice).status_code == 200
+    bob = _headers(services, "bob")
+    for _ in range(3):  # the query budget (3/minute) is still bob's own, untouched by alice's documents
+        assert client.post("/v1/search", json={"query": "x"}, headers=bob).status_code == 200
+
+
+def test_a_forbidden_admin_call_spends_the_budget_too(control_limited: tuple[Services, TestClient[Any]]) -> None:
+    """Refusals are not free: a caller probing admin routes it may not use is limited like anyone."""
+    services, client = control_limited
+    alice = _headers(services, "alice")
+    assert [client.get("/v1/admin/policies", headers=alice).status_code for _ in range(3)] == [403, 403, 429]
+    rows = _rows_of(services, "alice")
+    assert [(r["status"], r["details"].get("error", r["details"].get("reason"))) for r in rows[:3]] == [
+        ("refused", "rate_limited"), ("refused", "not_granted"), ("refused", "not_granted"),
+    ]  # fmt: skip
+
+
+def test_the_control_budget_of_a_tenant_is_shared(control_limited: tuple[Services, TestClient[Any]]) -> None:
+    services, client = control_limited
+    for subject in ("alice", "alice", "bob", "bob"):  # 4 = the tenant's control budget
+        assert client.get("/v1/documents/none", headers=_headers(services, subject)).status_code == 404
+    refused = client.get("/v1/documents/none", headers=_headers(services, "carol"))
+    assert refused.status_code == 429 and "tenant" in refused.json()["detail"]
+
+
+def test_an_unreachable_redis_fails_admin_calls_closed_and_audits_them(data_dir: Path) -> None:
+    services = _services(data_dir, redis_url="redis://127.0.0.1:1/0")
+    root = {"Authorization": "Bearer " + mint_dev_token(services.settings, *_ADMIN, tenant=TENANT, ttl_seconds=600)}
+    with TestClient(app=create_app(services=services)) as client:
+        admin = client.get("/v1/admin/policies", headers=root)
+        upload = client.post("/v1/documents", json=_DOC, headers=root)
+    assert admin.status_code == 503 and admin.json()["code"] == "rate_limit_unavailable"
+    assert upload.status_code == 503 and upload.json()["code"] == "rate_limit_unavailable"
+    rows = _rows_of(services, "root")
+    assert [(r["kind"], r["status"], r["details"]["error"]) for r in rows[:2]] == [
+        ("ingest", "failed", "rate_limit_unavailable"), ("admin", "failed", "rate_limit_unavailable"),
+    ]  # fmt: skip
+    assert services.documents.registry.get(TENANT, _DOC["id"]) is None
+    services.close()

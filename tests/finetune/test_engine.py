@@ -158,6 +158,25 @@ def test_a_normal_run_passes_every_gate_and_can_be_activated(
     assert gates["passed"] is True
 
 
+def test_an_adapter_whose_weights_changed_after_the_gates_cannot_be_activated(
+    ft: FinetuneEngine, dataset: DatasetRow, tiny_model: Path
+) -> None:
+    """Before: activation read only the gate status, so weights swapped after gating were activated."""
+    adapter = ft.train(base=tiny_model, dataset=dataset, name="swapped", params=PARAMS)
+    assert adapter.digest and len(adapter.digest) == 64
+    assert ft.gate(adapter)["passed"]
+    weights = Path(adapter.path, "adapter_model.safetensors")
+    blob = bytearray(weights.read_bytes())
+    blob[-1] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(blob))
+    with pytest.raises(Conflict, match="changed since it was registered"):
+        ft.activate("swapped", "northwind")
+    refused = [r for r in _audit(ft, "finetune.activate") if r["details"].get("adapter") == "swapped"]
+    assert [(r["status"], r["details"]["reason"]) for r in refused] == [("refused", "integrity")]
+    ref = ft.registry.active_adapter("northwind")
+    assert ref is None or ref.name != "swapped"
+
+
 def test_the_original_pii_never_comes_out_of_the_adapter(
     normal: tuple[AdapterRow, dict[str, Any]], tiny_model: Path
 ) -> None:

@@ -104,3 +104,26 @@ def test_requests_beyond_the_concurrency_bound_get_busy_at_once(local_model: Loc
 def test_an_unanswerable_question_does_not_reach_the_model(local_model: LocalTextModel) -> None:
     completion = ModelGenerator(local_model).generate(QUESTION, [], AskContext("t"))
     assert not completion.answered and completion.citations == ()
+
+
+def test_a_registry_adapter_whose_weights_changed_is_refused_before_loading(
+    tiny_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: the registry's adapter path was loaded as found; swapped weights were served."""
+    from gateway.finetune.integrity import adapter_digest
+    from tests.tinylm import build_adapter
+
+    folder = build_adapter(tiny_dir, tmp_path / "tone", seed=5)
+    registered = AdapterRef("tone", 1, folder, base=tiny_dir.name, digest=adapter_digest(folder))
+    weights = folder / "adapter_model.safetensors"
+    model = LocalTextModel(tiny_dir, max_concurrency=1, timeout_seconds=30)
+    model.load()
+    generator = ModelGenerator(model, TableResolver({"acme": registered}), max_new_tokens=4)
+    swapped = build_adapter(tiny_dir, tmp_path / "other", seed=6) / "adapter_model.safetensors"
+    original = weights.read_bytes()
+    weights.write_bytes(swapped.read_bytes())  # someone with write access to the data dir
+    with pytest.raises(GeneratorUnavailable):
+        _ask(generator, "acme")
+    assert "integrity check failed" in caplog.text
+    weights.write_bytes(original)  # the registered weights again: served
+    assert _ask(generator, "acme").adapter == "tone"

@@ -137,3 +137,41 @@ def test_rows_written_before_hash_format_2_keep_format_1_and_still_verify(db_url
     log.append(AuditRecord("r2", "ask", "answered", "acme", "bob", (), 1, datetime(2026, 11, 30, tzinfo=UTC)))
     assert [r["hash_format"] for r in log.iter_rows()] == [1, 2]
     assert log.verify().ok
+
+
+def test_the_digest_migration_hashes_existing_adapters_and_leaves_lost_ones_unservable(
+    db_url: str, tmp_path: Path
+) -> None:
+    """0007 adds ``finetune_adapters.digest``: rows whose files exist get their digest, lost ones NULL."""
+    from gateway.db import make_engine
+    from gateway.finetune.integrity import adapter_digest
+
+    migrate.upgrade(db_url, "0006")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "adapter_config.json").write_text('{"r": 8}')
+    (kept / "adapter_model.safetensors").write_bytes(b"weights")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO finetune_datasets (id, tenant, path, sources, scrub_report, screen_report, split,"
+                " pii_digests, created_by) VALUES ('ds', 't', '/x', '[]', '{}', '{}', '{}', '[]', 'me')"
+            )
+        )
+        for i, path in ((1, kept), (2, tmp_path / "lost")):
+            conn.execute(
+                text(
+                    "INSERT INTO finetune_adapters (id, tenant, name, version, base, path, dataset_id, params,"
+                    " canaries, metrics, gates, status, created_by) VALUES"
+                    " (:id, 't', :name, 1, '/base', :path, 'ds', '{}', '[]', '{}', '{}', 'passed', 'me')"
+                ),
+                {"id": i, "name": f"a{i}", "path": str(path)},
+            )
+    engine.dispose()
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        digests = dict(conn.execute(text("SELECT name, digest FROM finetune_adapters ORDER BY id")).all())
+    engine.dispose()
+    assert digests == {"a1": adapter_digest(kept), "a2": None}
