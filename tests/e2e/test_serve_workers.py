@@ -8,7 +8,7 @@ the audit chain, appended to by both processes, verifies, with exactly one row p
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 import subprocess
 import sys
 import time
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.e2e.test_server import REPO, _cli, _env, _free_port
 
@@ -27,10 +28,12 @@ ASKS = 16
 QUESTION = "How much is the weekly on-call stipend?"
 
 
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
-    data_dir = tmp_path_factory.mktemp("workers")
+@contextlib.contextmanager
+def two_workers(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, dict[str, str]]]:
+    """``gateway serve --workers 2`` on a fresh data dir (and database), until the block ends."""
     env = _env(data_dir) | {"GATEWAY_EMBEDDING_PROVIDER": "hashing", "GATEWAY_POLICY_POLL_SECONDS": "0.2"}
+    if database_url:
+        env |= {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_FORCE_DEV_ISSUER": "true"}
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
@@ -51,10 +54,19 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         else:
             raise AssertionError("server did not become ready")
         time.sleep(2.0)  # /readyz answered from one worker; give the other time to finish starting
-        yield base, env, data_dir
+        yield base, env
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None: SQLite in the data dir; else a fresh PostgreSQL database (skipped if none is reachable)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 def _bearer(env: dict[str, str], sub: str, groups: str) -> dict[str, str]:
@@ -69,9 +81,25 @@ def _ask(base: str, headers: dict[str, str]) -> httpx.Response:
 
 
 def test_two_workers_ingest_answer_and_keep_one_verifiable_audit_chain(
-    two_workers: tuple[str, dict[str, str], Path],
+    tmp_path: Path, database_url: str | None
 ) -> None:
-    base, env, data_dir = two_workers
+    with two_workers(tmp_path, database_url) as (base, env):
+        responses = _ingest_then_ask(base, env)
+    verified = _cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    engine = create_engine(database_url or f"sqlite:///{tmp_path / 'gateway.sqlite3'}")
+    with engine.connect() as db:
+        for response in responses:
+            rows = db.execute(
+                text("SELECT COUNT(*) FROM audit_log WHERE request_id = :rid"), {"rid": response.json()["request_id"]}
+            ).scalar_one()
+            assert rows == 1
+        sequences = list(db.execute(text("SELECT sequence FROM audit_log WHERE sequence >= 0 ORDER BY 1")).scalars())
+    engine.dispose()
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))  # linear, no gap
+
+
+def _ingest_then_ask(base: str, env: dict[str, str]) -> list[httpx.Response]:
     root = _bearer(env, "root", "gateway-admins")
     rule = {"ptype": "p", "rule": ["group:staff", TENANT, "collection:public", "read", "allow"]}
     r = httpx.post(f"{base}/v1/admin/policies", json=rule, headers=root, timeout=30)
@@ -96,13 +124,4 @@ def test_two_workers_ingest_answer_and_keep_one_verifiable_audit_chain(
         assert body["answered"], body
         assert [c["document_id"] for c in body["citations"]][:1] == ["oncall"]
 
-    verified = _cli(env, "audit", "verify")
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    with sqlite3.connect(data_dir / "gateway.sqlite3") as db:
-        for response in responses:
-            found = db.execute(
-                "SELECT COUNT(*) FROM audit_log WHERE request_id = ?", (response.json()["request_id"],)
-            ).fetchone()
-            assert found == (1,)
-        sequences = [row[0] for row in db.execute("SELECT sequence FROM audit_log WHERE sequence >= 0 ORDER BY 1")]
-    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))  # linear, no gap
+    return responses
