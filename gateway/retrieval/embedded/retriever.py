@@ -243,11 +243,14 @@ class EmbeddedRetriever:
                 if state == self._seen and not writable:
                     return
                 meta = self._store.read_meta()
+                changed = state != self._seen
                 if not self._dimension and meta.get("dimension"):  # another process ran ensure_index
                     self._dimension = int(meta["dimension"])
                     self._builder = VectorBuilder(self._dimension, self._gather_fraction, self._rerank)
-                touched = self._catch_up_vectors(state, meta) if state != self._seen else []
-                touched += self._catch_up_lexical(meta, writable=writable)
+                    changed = True
+                if state != self._seen:
+                    self._catch_up_vectors(state, meta)
+                touched = self._catch_up_lexical(meta, writable=writable)
                 self._seen = state
         except IndexInUse:
             raise
@@ -256,9 +259,10 @@ class EmbeddedRetriever:
             raise
         finally:
             self._lexical.release_writers()
-        self._publish(touched)
+        if changed or touched:
+            self._publish(touched)
 
-    def _catch_up_vectors(self, state: tuple[str, str], meta: Mapping[str, str]) -> list[str]:
+    def _catch_up_vectors(self, state: tuple[str, str], meta: Mapping[str, str]) -> None:
         if self._dimension:
             for batch in self._store.iter_live(self._dimension, batch=10_000, from_row=self._next_row):
                 self._builder.append(
@@ -277,7 +281,6 @@ class EmbeddedRetriever:
         else:
             self._builder.kill(self._store.killed_since(int(self._seen[0] or "0")))
         self._next_row = max(self._next_row, int(meta.get("next_row") or "0"))
-        return []
 
     def _catch_up_lexical(self, meta: Mapping[str, str], *, writable: bool) -> list[str]:
         """Tenants whose BM25 index another process changed: searchers reloaded (opened if new).
