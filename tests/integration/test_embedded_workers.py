@@ -147,6 +147,7 @@ def test_a_single_process_engine_and_shared_ones_refuse_each_other(tmp_path: Pat
 def _write_many(directory: str, worker: int, count: int) -> None:
     """One process's share of the concurrent writes (module level: spawned processes import it)."""
     retriever = shared(Path(directory), compact_dead_ratio=0.2)
+    started = time.time()
     for i in range(count):
         put(retriever, make_chunks(f"w{worker}-{i}", [f"zebra worker{worker} item{i}", "travel"]))
         # Both processes also replace (and so kill rows of) one shared document: compactions
@@ -154,6 +155,7 @@ def _write_many(directory: str, worker: int, count: int) -> None:
         put(retriever, make_chunks("common", [f"zebra common by worker{worker} {i}"], version=worker * 1000 + i))
         if i % 5 == 4:
             retriever.delete_document("t1", f"w{worker}-{i - 1}")
+    (Path(directory) / f"span-{worker}").write_text(f"{started} {time.time()}")
     retriever.close()
 
 
@@ -167,6 +169,8 @@ def test_concurrent_writes_from_two_processes_lose_nothing_and_keep_the_store_wh
     for process in processes:
         process.join(timeout=240)
         assert process.exitcode == 0
+    (a0, a1), (b0, b1) = ([float(t) for t in (tmp_path / f"span-{w}").read_text().split()] for w in (1, 2))
+    assert a0 < b1 and b0 < a1  # the two processes' writes did overlap in time
     expected = {f"w{w}-{i}" for w in (1, 2) for i in range(count) if i % 5 != 3} | {"common"}
     assert documents(observer, "zebra") == expected
     common = [h for h in observer.search(request("common")) if h.document_id == "common"]
