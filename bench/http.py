@@ -14,6 +14,12 @@ with the defaults (query micro-batcher, query LRU, audit group commit, PII spaCy
 same mode's first level. Per phase the server's own CPU time (``/proc``) gives CPU ms per request
 and cores busy: throughput can never exceed the cores it gets divided by its CPU per request.
 
+``--workers 1,2`` runs every mode once per server process count (``gateway serve --workers N``,
+the embedded index shared by the workers) on the same index and questions, so one run reports
+them side by side; "x 1-worker seq" compares each phase with the one-worker sequential phase of
+its mode. Server CPU is the whole process tree's (supervisor, workers, their parse workers); with
+several workers ``/metrics`` answers for one of them, so the LRU and batch columns are left out.
+
 ``python -m bench.http`` (``--quick`` for a smoke run).
 """
 
@@ -89,25 +95,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int, extra: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable, "-m", "uvicorn", "gateway.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
+def start_server(data_dir: Path, port: int, extra: dict[str, str], processes: int = 1) -> subprocess.Popen[bytes]:
+    """``gateway serve --workers processes``; returns once every worker has finished starting."""
+    cmd = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", str(processes)]
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(cmd, env={**environment(data_dir), **extra}, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {(data_dir / 'server.log').read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                settle(proc.pid, deadline)
                 return proc
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     proc.terminate()
-    raise RuntimeError("server did not become ready in 180 s")
+    raise RuntimeError("server did not become ready in 300 s")
+
+
+def settle(pid: int, deadline: float) -> None:
+    """Wait until the server's process tree is idle: /readyz answers as soon as one worker is up
+    (a worker accepts only once started), the others may still be loading the model and index."""
+    while time.monotonic() < deadline:
+        cpu = process_cpu(pid)
+        time.sleep(1.0)
+        if process_cpu(pid) - cpu < 0.2:
+            return
 
 
 @dataclass
@@ -160,9 +175,26 @@ async def query_embeddings(client: httpx.AsyncClient) -> dict[str, float]:
 
 
 def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of process ``pid`` and every live descendant (Linux
+    ``/proc``): uvicorn's supervisor, its workers and their parse workers."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        used[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(used.get(p, 0.0) for p in tree)
 
 
 def tally(phase: Phase, body: dict[str, object]) -> None:
@@ -223,8 +255,9 @@ def phase(
 
 
 COLUMNS = [
-    "request", "mode", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s", "p95 / seq p95",
-    "answered", "LRU hit rate", "queries / forward pass", "server CPU ms / req", "server cores busy",
+    "request", "mode", "server workers", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s",
+    "p95 / seq p95", "answered", "LRU hit rate", "queries / forward pass", "server CPU ms / req",
+    "server cores busy", "x 1-worker seq req/s",
 ]  # fmt: skip
 
 MODES = {
@@ -268,12 +301,14 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
     p.add_argument("--requests", type=int, default=160, help="requests per endpoint, mode and concurrency")
     p.add_argument("--concurrency", default="1,8,32", help="comma-separated; the first is the baseline")
     p.add_argument("--modes", default="batched,naive")
+    p.add_argument("--workers", default="1", help="comma-separated server process counts, e.g. 1,2")
     p.add_argument("--dir", type=Path, default=None)
     args = p.parse_args()
     if args.quick:
         args.chunks, args.requests = 10_000, 40
     levels = [int(x) for x in args.concurrency.split(",")]
     modes = args.modes.split(",")
+    process_counts = [int(x) for x in args.workers.split(",")]
     console.print(machine())
     data_dir = args.dir or Path(tempfile.mkdtemp(prefix="bench-http-"))
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -295,35 +330,44 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
         texts = visible_questions(corpus, user, args.requests * n_phases + 64)
         warm_texts, texts = texts[:64], texts[64:]
         report = Report(
-            f"Throughput under concurrency, client-side over loopback (uvicorn 1 worker; {corpus.spec.chunks:,} "
+            f"Throughput under concurrency, client-side over loopback (gateway serve --workers "
+            f"{args.workers}; {corpus.spec.chunks:,} "
             "chunks; real embedder; fresh questions per phase)",
             COLUMNS,
         )
         breakdowns: dict[str, dict[str, dict[str, float]]] = {}
-        for mode in modes:
-            after = audit_head(data_dir)
-            port = free_port()
-            proc = start_server(data_dir, port, MODES[mode])
-            base = f"http://127.0.0.1:{port}"
-            for e, (name, path, key) in enumerate(endpoints):
-                baseline: Phase | None = None
-                for lv, workers in enumerate(levels):
-                    offset = (e * len(levels) + lv) * args.requests
-                    bodies: list[dict[str, object]] = [{key: t} for t in texts[offset : offset + args.requests]]
-                    warm: list[dict[str, object]] = [{key: t} for t in warm_texts]
-                    got = phase(base, path, headers, bodies, warm, workers, proc.pid)
-                    baseline = baseline or got
-                    p50, p95 = percentiles(got.latencies_ms or [0.0])
-                    _, base95 = percentiles(baseline.latencies_ms or [0.0])
-                    report.add(
-                        name, mode, workers, p50, p95, got.rate, got.errors, got.rate / baseline.rate, p95 / base95,
-                        f"{got.answered}/{len(bodies)}", f"{got.lru_hit_rate:.0%}", got.per_batch,
-                        got.cpu_ms_per_request, got.cores_busy,
-                    )  # fmt: skip
-            proc.terminate()
-            proc.wait(timeout=60)
-            proc = None
-            breakdowns[mode] = stage_medians(data_dir, after)
+        one_worker: dict[tuple[str, str], Phase] = {}
+        for processes in process_counts:
+            for mode in modes:
+                after = audit_head(data_dir)
+                port = free_port()
+                proc = start_server(data_dir, port, MODES[mode], processes)
+                base = f"http://127.0.0.1:{port}"
+                for e, (name, path, key) in enumerate(endpoints):
+                    baseline: Phase | None = None
+                    for lv, workers in enumerate(levels):
+                        offset = (e * len(levels) + lv) * args.requests
+                        bodies: list[dict[str, object]] = [{key: t} for t in texts[offset : offset + args.requests]]
+                        warm: list[dict[str, object]] = [{key: t} for t in warm_texts]
+                        got = phase(base, path, headers, bodies, warm, workers, proc.pid)
+                        baseline = baseline or got
+                        if processes == 1 and lv == 0:
+                            one_worker[(mode, path)] = got
+                        single = one_worker.get((mode, path))
+                        p50, p95 = percentiles(got.latencies_ms or [0.0])
+                        _, base95 = percentiles(baseline.latencies_ms or [0.0])
+                        # /metrics answers for one worker only: its query-embedding counters are not the server's
+                        per_worker = processes == 1
+                        report.add(
+                            name, mode, processes, workers, p50, p95, got.rate, got.errors, got.rate / baseline.rate,
+                            p95 / base95, f"{got.answered}/{len(bodies)}",
+                            f"{got.lru_hit_rate:.0%}" if per_worker else "—", got.per_batch if per_worker else "—",
+                            got.cpu_ms_per_request, got.cores_busy, got.rate / single.rate if single else "—",
+                        )  # fmt: skip
+                proc.terminate()
+                proc.wait(timeout=60)
+                proc = None
+                breakdowns[f"{mode}, {processes} worker(s)"] = stage_medians(data_dir, after)
         report.print()
         stage_names = sorted({s for b in breakdowns.values() for v in b.values() for s in v})
         breakdown = Report(

@@ -52,15 +52,21 @@ def main(ctx: click.Context, operator: str | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="worker processes (0: one per CPU core); several share the embedded index",
+)
 def serve(host: str, port: int, workers: int) -> None:
     """Run the HTTP service (uvicorn)."""
     import uvicorn  # noqa: PLC0415
 
+    workers = workers or os.cpu_count() or 1
     settings = _settings()
-    if settings.search.backend == "embedded" and workers > 1:
-        console.print("[red]the embedded index is single-process: use --workers 1 or the OpenSearch backend[/red]")
-        raise SystemExit(2)
+    if workers > 1:
+        settings = _prepare_workers(settings, workers)
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -75,22 +81,54 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
-@main.command()
-def migrate() -> None:
-    """Upgrade the database schema to the latest version and load the seed policy if the store is empty."""
+def _prepare_workers(settings: Settings, workers: int) -> Settings:
+    """Before uvicorn spawns ``workers`` processes: what they share is set up once, here.
+
+    Each worker re-reads the settings from the environment, so what they must agree on goes
+    there: the embedded index opened shared, no schema migration racing in every worker (it
+    runs once in this process), and one torch/BLAS thread per worker (the work of a request
+    holds the GIL, so processes -- not threads -- are what use the cores; docs/benchmarks.md).
+    """
+    if settings.console.enabled and settings.console.session_store == "memory":
+        console.print("[red]console sessions in memory are per process: use the file or redis store[/red]")
+        raise SystemExit(2)
+    if settings.limits.enabled and settings.limits.redis_url is None:
+        console.print(
+            f"[yellow]rate limits are counted per worker without GATEWAY_LIMITS_REDIS_URL: "
+            f"up to {workers}x the configured rates[/yellow]"
+        )
+    if settings.auto_migrate:
+        _migrate_and_seed(settings)
+        os.environ["GATEWAY_AUTO_MIGRATE"] = "false"
+    if settings.search.backend == "embedded":
+        os.environ["GATEWAY_SEARCH_EMBEDDED_SHARED"] = "true"
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    return _settings()
+
+
+def _migrate_and_seed(settings: Settings) -> str:
+    """Upgrade the schema and load the seed policy into an empty store (``migrate``, ``serve``)."""
     from gateway.audit.log import AuditLog  # noqa: PLC0415
     from gateway.authz.service import PolicyService  # noqa: PLC0415
     from gateway.db import make_engine  # noqa: PLC0415
     from gateway.deps import MODEL_PATH, secure_storage, seed_policy_audited  # noqa: PLC0415
     from gateway.migrate import upgrade  # noqa: PLC0415
 
-    settings = _settings()
     secure_storage(settings)
     upgrade(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
-    loaded = seed_policy_audited(PolicyService(engine, MODEL_PATH), AuditLog(engine))
-    engine.dispose()
-    console.print("schema at head" + ("; seed policy loaded" if loaded else "; policy store already populated"))
+    try:
+        loaded = seed_policy_audited(PolicyService(engine, MODEL_PATH), AuditLog(engine))
+    finally:
+        engine.dispose()
+    return "schema at head" + ("; seed policy loaded" if loaded else "; policy store already populated")
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version and load the seed policy if the store is empty."""
+    console.print(_migrate_and_seed(_settings()))
 
 
 @main.command()

@@ -66,14 +66,20 @@ def provide_embedder(settings: Settings) -> Embedder:
 
 
 def provide_retriever(settings: Settings, *, read_only: bool = False) -> Retriever:
-    """The configured backend; ``read_only`` opens the embedded index without its writer lock."""
+    """The configured backend; ``read_only`` opens the embedded index without its writer lock,
+    ``search.embedded_shared`` as one of several processes (``gateway serve --workers N``)."""
     if settings.search.backend == "opensearch":
         from gateway.retrieval.opensearch.retriever import OpenSearchRetriever  # noqa: PLC0415 - optional extra
 
         return OpenSearchRetriever(settings.opensearch, settings.search)
     from gateway.retrieval.embedded.retriever import EmbeddedRetriever  # noqa: PLC0415
 
-    return EmbeddedRetriever(settings.index_dir, read_only=read_only)
+    return EmbeddedRetriever(
+        settings.index_dir,
+        read_only=read_only,
+        shared=settings.search.embedded_shared,
+        poll_seconds=settings.search.embedded_poll_seconds,
+    )
 
 
 def provide_generator(settings: Settings, resolver: AdapterResolver | None = None) -> Generator:

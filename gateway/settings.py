@@ -95,6 +95,14 @@ class SearchSettings(BaseSettings):
     """BM25 weight for queries mixing words and code under ``adaptive``."""
     candidates: int = 50
     """Top-n taken from each of BM25 and vector search before fusion."""
+    embedded_shared: bool = False
+    """Open the embedded index as one of several processes on it (``gateway serve --workers N``
+    sets it): each write takes a cross-process lock, each search first catches up with the
+    other processes' writes. Off: one process holds the index alone (its writer lock)."""
+    embedded_poll_seconds: float = Field(default=0.0, ge=0)
+    """With ``embedded_shared``: how often a process checks the index for other processes' writes
+    (one indexed SQLite read); 0 checks before every search, so a write acknowledged by one
+    worker is searchable in the next search of any other."""
     default_k: int = 5
     max_k: int = 50
 

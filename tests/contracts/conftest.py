@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.retrieval.base import Chunk, Retriever
+from gateway.retrieval.base import Chunk, Hit, IndexInfo, Retriever, SearchRequest
 from gateway.retrieval.embed import HashingEmbedder
 from gateway.retrieval.embedded import EmbeddedRetriever
 from gateway.settings import OpenSearchSettings
@@ -41,6 +41,48 @@ def _open_opensearch(directory: Path) -> Retriever:
     return OpenSearchRetriever(settings, SearchSettings())
 
 
+class TwoWorkers:
+    """Two shared embedded engines on one directory, as two ``gateway serve`` workers hold it:
+    every write goes through one, every search through the other, so each search must first
+    catch up with what the other engine committed (``EmbeddedRetriever(shared=True)``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.writer = EmbeddedRetriever(directory, shared=True)
+        self.reader = EmbeddedRetriever(directory, shared=True)
+
+    def ensure_index(self, embedding_model: str, dimension: int) -> IndexInfo:
+        self.writer.ensure_index(embedding_model, dimension)
+        return self.reader.ensure_index(embedding_model, dimension)
+
+    def replace_document(self, tenant: str, document_id: str, chunks: Sequence[Chunk]) -> None:
+        self.writer.replace_document(tenant, document_id, chunks)
+
+    def replace_documents(self, items: Sequence[tuple[str, str, Sequence[Chunk]]]) -> None:
+        self.writer.replace_documents(items)
+
+    def delete_document(self, tenant: str, document_id: str) -> None:
+        self.writer.delete_document(tenant, document_id)
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        return self.reader.search(request)
+
+    def lexical_search(self, request: SearchRequest) -> list[Hit]:
+        return self.reader.lexical_search(request)
+
+    def vector_search(self, request: SearchRequest) -> list[Hit]:
+        return self.reader.vector_search(request)
+
+    def ping(self) -> None:
+        self.reader.ping()
+
+    def document_texts(self, tenant: str, document_id: str) -> list[str]:
+        return self.reader.document_texts(tenant, document_id)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.writer.close()
+
+
 _OPENSEARCH_SKIP = (
     "!!! OpenSearch conformance NOT RUN: set GATEWAY_OPENSEARCH_URL (and _USERNAME/_PASSWORD/_CA_CERTS) "
     "to a live cluster, e.g. deploy/docker-compose.yml; see docs/opensearch.md !!!"
@@ -48,6 +90,7 @@ _OPENSEARCH_SKIP = (
 
 BACKENDS = [
     pytest.param(Backend("embedded", EmbeddedRetriever), id="embedded"),
+    pytest.param(Backend("embedded-two-workers", TwoWorkers), id="embedded-two-workers"),
     pytest.param(
         Backend("opensearch", _open_opensearch),
         id="opensearch",

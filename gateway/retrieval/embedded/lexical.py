@@ -95,11 +95,13 @@ class LexicalIndex:
         self._index: tantivy.Index | None = None
         self._writer: tantivy.IndexWriter | None = None
 
-    def open(self, generation: str, *, writable: bool = True) -> bool:
+    def open(self, generation: str, *, writable: bool = True, hold_writer: bool = True) -> bool:
         """Open the index if it reflects ``generation``; else start empty. True if it must be rebuilt.
 
-        Read-only opens (``gateway doctor`` beside a running gateway) take no writer lock and
-        refuse an index that would need a rebuild.
+        Read-only opens (``gateway doctor`` beside a running gateway, or a shared engine catching
+        up under the read lock) take no writer lock and refuse an index that would need a
+        rebuild. ``hold_writer`` False (a shared engine): the writer is taken for each write only
+        (``acquire_writer``/``release_writer``), under the engine's cross-process write lock.
         """
         fresh = True
         if self._read_marker() == generation and self._path.is_dir():
@@ -117,14 +119,36 @@ class LexicalIndex:
             self._write_marker("rebuilding")
             self._index = tantivy.Index(self.schema, path=str(self._path), reuse=False)
         self._index.config_reader("manual")
-        if writable:
-            try:
-                self._writer = self._index.writer(self._heap, 1)
-            except ValueError as exc:  # tantivy reports a held lock file as ValueError("... LockBusy ...")
-                if "LockBusy" in str(exc):
-                    raise IndexInUse("the embedded index is open for writing in another process") from None
-                raise
+        if writable and hold_writer:
+            self._writer = self._take_writer(self._index)
         return fresh
+
+    def _take_writer(self, index: tantivy.Index) -> tantivy.IndexWriter:
+        try:
+            return index.writer(self._heap, 1)
+        except ValueError as exc:  # tantivy reports a held lock file as ValueError("... LockBusy ...")
+            if "LockBusy" in str(exc):
+                raise IndexInUse("the embedded index is open for writing in another process") from None
+            raise
+
+    def acquire_writer(self) -> None:
+        """Take a writer for one write (shared engines; the caller holds the cross-process lock).
+
+        The index is re-opened first: tantivy keeps the list of files it manages per ``Index``
+        object, and a fresh one reads the list the last writer (maybe another process) left, so
+        files that process created are garbage-collected here too.
+        """
+        if self._writer is None:
+            self._index = tantivy.Index.open(str(self._path))
+            self._index.config_reader("manual")
+            self._writer = self._take_writer(self._index)
+
+    def release_writer(self) -> None:
+        """Let merges finish and drop the writer (and tantivy's lock), before the write lock goes:
+        a merge still running would publish segments while another process writes."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.wait_merging_threads()
 
     def _read_marker(self) -> str | None:
         try:
@@ -137,6 +161,10 @@ class LexicalIndex:
             fh.write(value)
             fh.flush()
             os.fsync(fh.fileno())
+
+    def reflects(self, generation: str) -> bool:
+        """Whether the marker says this index reflects the store's ``generation`` for its tenant."""
+        return self._read_marker() == generation
 
     def mark_dirty(self) -> None:
         """Before a commit that the chunk store has not committed yet."""

@@ -10,14 +10,27 @@ Consistency: one writer at a time (a lock). A write commits the store and the le
 then publishes a new immutable ``_Snapshot`` (tantivy searchers + vector snapshot) by swapping
 one reference. A search reads that reference once and uses only it, so it sees one version of
 every document, never a mix and never none.
+
+Several processes (``gateway serve --workers N``, ``shared=True``): each worker opens the
+directory and keeps its own snapshot. Writes are serialised across processes by an exclusive
+``flock`` held for one write only (``locks.py``); the writer first catches up with the others.
+Before each search (or every ``poll_seconds``) a worker compares the store's ``(generation,
+compactions)`` with the one its snapshot reflects -- one indexed SQLite read -- and when it moved,
+catches up under the shared lock: rows appended since its high-water mark are loaded, rows
+killed since its generation (the store's ``kills`` table) are dropped, touched tenants' tantivy
+searchers reloaded, and after a compaction its rows are diffed against the store's live rows.
+The new snapshot is published in one swap, as for a local write. So a write acknowledged by one
+worker is searchable in every other worker's next search (with ``poll_seconds`` 0).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
@@ -73,9 +86,19 @@ class EmbeddedRetriever:
         rerank: int = 200,
         writer_heap_bytes: int = 64_000_000,
         read_only: bool = False,
+        shared: bool = False,
+        poll_seconds: float = 0.0,
     ) -> None:
+        """``shared``: one of several processes on this directory (see the module docstring);
+        ``poll_seconds``: how often a shared engine checks for other processes' writes (0: at
+        every search, one indexed SQLite read). ``read_only`` opens without any lock."""
         self._dir = directory
         self._read_only = read_only
+        self._shared = shared and not read_only
+        self._poll = poll_seconds
+        self._next_poll = 0.0
+        self._seen = ("", "")
+        self._lexical_seen: dict[str, str] = {}
         self._compact_ratio = compact_dead_ratio
         self._gather_fraction = gather_fraction
         self._rerank = rerank
@@ -88,14 +111,23 @@ class EmbeddedRetriever:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._store = ChunkStore(directory / "chunks.sqlite3")
-            self._lexical = TenantIndexes(directory / "bm25", heap_bytes=writer_heap_bytes)
+            self._lexical = TenantIndexes(directory / "bm25", heap_bytes=writer_heap_bytes, shared=self._shared)
             if not read_only:
                 self._lexical.lock()
-                TenantIndexes.remove_legacy(directory)
-            self._open()
+            if self._shared:
+                self._open_shared()
+            else:
+                if not read_only:
+                    TenantIndexes.remove_legacy(directory)
+                self._open(writable=not read_only)
         except SearchUnavailable:
             raise
         except IndexInUse:
+            if self._shared:
+                raise SearchUnavailable(
+                    "the embedded index is open in a single-process gateway (or gateway ingest): "
+                    "stop it before serving with several workers"
+                ) from None
             raise SearchUnavailable(
                 "the embedded index is in use by another gateway process (it is single-writer): "
                 "stop that process, or ingest through the running gateway's API"
@@ -106,14 +138,28 @@ class EmbeddedRetriever:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def _open(self) -> None:
+    def _open_shared(self) -> None:
+        """Open under the shared lock; a tenant index left dirty by a dead writer needs the
+        exclusive one (it is rebuilt), so that case starts again under it."""
+        try:
+            with self._lexical.locks.reading():
+                self._open(writable=False)
+        except IndexInUse:
+            self._lexical.close_indexes()
+            with self._lexical.locks.writing():
+                self._open(writable=True)
+                self._lexical.release_writers()
+
+    def _open(self, *, writable: bool) -> None:
+        self._seen = self._store.state()
         dimension = self._store.get_meta("dimension")
         self._dimension = int(dimension) if dimension else 0
         self._next_row = max(int(self._store.get_meta("next_row") or 0), self._store.max_row() + 1)
         generation = self._store.get_meta("generation") or "0"
         for tenant in self._store.tenants():
             recorded = self._store.get_meta(LEXICAL_GENERATION + tenant)
-            if self._lexical.open(tenant, recorded, writable=not self._read_only):
+            self._lexical_seen[tenant] = recorded or ""
+            if self._lexical.open(tenant, recorded, writable=writable):
                 self._rebuild_lexical(tenant, generation)
         self._builder = VectorBuilder(self._dimension, self._gather_fraction, self._rerank)
         if self._dimension:
@@ -130,7 +176,7 @@ class EmbeddedRetriever:
         kernel()  # load the int8 kernel (torch) now rather than in the first search
         self._publish()
 
-    def _rebuild_lexical(self, tenant: str, generation: str) -> None:
+    def _rebuild_lexical(self, tenant: str, generation: str) -> str:
         log.warning("rebuilding a tenant's lexical index at %s from the chunk store", self._dir)
         index = self._lexical.index(tenant)
         for batch in self._store.iter_live_for_lexical(tenant):
@@ -139,12 +185,120 @@ class EmbeddedRetriever:
         with self._store.transaction():
             self._store.set_meta(LEXICAL_GENERATION + tenant, generation)
         index.mark_clean(generation)
+        self._lexical_seen[tenant] = generation
+        return generation
 
     def _publish(self, touched: Sequence[str] | None = None) -> None:
         """Publish a new snapshot; only the ``touched`` tenants' searchers are reloaded (None: all)."""
         previous = {} if touched is None else self._snapshot.searchers
         searchers = self._lexical.searchers(self._lexical.tenants if touched is None else touched, previous)
         self._snapshot = _Snapshot(searchers, self._builder.snapshot())
+
+    # -- other processes' writes (shared engines) ---------------------------------------------
+
+    def _refresh(self) -> None:
+        """Catch up with other processes' writes if the store moved (shared engines only)."""
+        if not self._shared:
+            return
+        if self._poll:
+            now = time.monotonic()
+            if now < self._next_poll:
+                return
+            self._next_poll = now + self._poll
+        if self._store.state() == self._seen:
+            return
+        with self._lock, self._writing_or_unavailable(catch_up_only=True):
+            pass
+
+    @contextmanager
+    def _writing(self, *, catch_up_only: bool = False) -> Iterator[None]:
+        """Around a write (holding ``self._lock``): a shared engine takes the cross-process
+        write lock and catches up first, so row ids, kills and tenants follow the others'.
+
+        ``catch_up_only``: no write follows, so the shared lock will do -- unless a tenant index
+        needs a rebuild (a writer died half-way), which only the write lock allows.
+        """
+        if not self._shared:
+            yield
+            return
+        self._usable()
+        if catch_up_only:
+            try:
+                with self._lexical.locks.reading():
+                    self._catch_up(writable=False)
+            except IndexInUse:
+                with self._lexical.locks.writing():
+                    self._catch_up(writable=True)
+            yield
+            return
+        with self._lexical.locks.writing():
+            self._catch_up(writable=True)
+            yield
+
+    def _catch_up(self, *, writable: bool) -> None:
+        """Load what other processes committed since this snapshot, then publish (under a lock)."""
+        try:
+            with self._store.read_snapshot():
+                state = self._store.state()
+                if state == self._seen and not writable:
+                    return
+                meta = self._store.read_meta()
+                changed = state != self._seen
+                if not self._dimension and meta.get("dimension"):  # another process ran ensure_index
+                    self._dimension = int(meta["dimension"])
+                    self._builder = VectorBuilder(self._dimension, self._gather_fraction, self._rerank)
+                    changed = True
+                if state != self._seen:
+                    self._catch_up_vectors(state, meta)
+                touched = self._catch_up_lexical(meta, writable=writable)
+                self._seen = state
+        except IndexInUse:
+            raise
+        except Exception:
+            self._broken = True  # memory may be half-way between two versions: restart the worker
+            raise
+        finally:
+            self._lexical.release_writers()
+        if changed or touched:
+            self._publish(touched)
+
+    def _catch_up_vectors(self, state: tuple[str, str], meta: Mapping[str, str]) -> None:
+        if self._dimension:
+            for batch in self._store.iter_live(self._dimension, batch=10_000, from_row=self._next_row):
+                self._builder.append(
+                    batch.rows,
+                    batch.vectors,
+                    tenants=batch.tenants,
+                    collections=batch.collections,
+                    acl_allow=batch.acl_allow,
+                    acl_deny=batch.acl_deny,
+                )
+        if state[1] != self._seen[1]:  # a compaction: the kills it removed are gone from the store
+            snap = self._builder.snapshot()
+            mine = snap.rows[: snap.count][snap.live[: snap.count]]
+            self._builder.kill(np.setdiff1d(mine, self._store.live_rows()).tolist())
+            self._builder = self._builder.compacted()
+        else:
+            self._builder.kill(self._store.killed_since(int(self._seen[0] or "0")))
+        self._next_row = max(self._next_row, int(meta.get("next_row") or "0"))
+
+    def _catch_up_lexical(self, meta: Mapping[str, str], *, writable: bool) -> list[str]:
+        """Tenants whose BM25 index another process changed: searchers reloaded (opened if new).
+        A writer also rebuilds any tenant index a dead writer left behind its store generation."""
+        touched = []
+        for key, value in meta.items():
+            if not key.startswith(LEXICAL_GENERATION):
+                continue
+            tenant, recorded = key[len(LEXICAL_GENERATION) :], value
+            stale = writable and tenant in self._lexical.tenants and not self._lexical.index(tenant).reflects(recorded)
+            if stale:
+                self._lexical.close_index(tenant)
+            if tenant not in self._lexical.tenants and self._lexical.open(tenant, recorded, writable=writable):
+                recorded = self._rebuild_lexical(tenant, meta.get("generation") or "0")
+            if self._lexical_seen.get(tenant) != recorded or stale:
+                touched.append(tenant)
+            self._lexical_seen[tenant] = recorded
+        return touched
 
     def close(self) -> None:
         with self._lock:
@@ -175,7 +329,7 @@ class EmbeddedRetriever:
 
     def ensure_index(self, embedding_model: str, dimension: int) -> IndexInfo:
         """Record model and dimension on first use; refuse any other pair afterwards."""
-        with self._lock:
+        with self._lock, self._writing_or_unavailable():
             self._usable()
             model = self._store.get_meta("embedding_model")
             if model is None and self._read_only:
@@ -196,10 +350,12 @@ class EmbeddedRetriever:
 
     def count(self) -> int:
         """Live chunks."""
+        self._refresh()
         return self._snapshot.vectors.live_count
 
     def stats(self) -> dict[str, int]:
         """Live, dead (awaiting compaction) and total in-memory rows."""
+        self._refresh()
         snap = self._snapshot.vectors
         return {"live": snap.live_count, "dead": snap.count - snap.live_count, "rows": snap.count}
 
@@ -223,7 +379,7 @@ class EmbeddedRetriever:
         for tenant, document_id, doc_chunks in items:
             if any(c.tenant != tenant or c.document_id != document_id for c in doc_chunks):
                 raise ValueError("every chunk must belong to the document being replaced")
-        with self._lock:
+        with self._lock, self._writing_or_unavailable():
             self._usable()
             if not self._dimension:
                 raise SearchUnavailable("the embedded index is not initialised (ensure_index first)")
@@ -231,6 +387,14 @@ class EmbeddedRetriever:
             self._write(items, chunks, vectors)
             if self._builder.dead > self._compact_ratio * max(1, self._builder.count):
                 self._compact_locked()
+
+    @contextmanager
+    def _writing_or_unavailable(self, *, catch_up_only: bool = False) -> Iterator[None]:
+        try:
+            with self._writing(catch_up_only=catch_up_only):
+                yield
+        except IndexInUse:
+            raise SearchUnavailable("the embedded index is busy: another gateway worker holds its write lock") from None
 
     def _vectors_of(self, chunks: Sequence[Chunk]) -> Vector:
         out = np.empty((len(chunks), self._dimension), dtype=np.float32)
@@ -256,7 +420,7 @@ class EmbeddedRetriever:
         try:
             with self._store.transaction():
                 dead = [r for tenant, doc, _ in items for r in self._store.live_rows_of(tenant, doc)]
-                self._store.mark_dead(dead)
+                self._store.mark_dead(dead, int(generation))
                 self._store.insert(first, chunks, vectors)
                 self._store.set_meta("next_row", str(first + len(chunks)))
                 self._store.set_meta("generation", generation)
@@ -268,6 +432,8 @@ class EmbeddedRetriever:
             log.exception("embedded index write failed")
             raise SearchUnavailable("the embedded search index could not be written") from exc
         self._next_row = first + len(chunks)
+        self._seen = (generation, self._seen[1])
+        self._lexical_seen.update(dict.fromkeys(touched, generation))
         try:
             self._lexical.mark_clean(touched, generation)
             self._builder.kill(dead)
@@ -301,7 +467,7 @@ class EmbeddedRetriever:
 
     def compact(self) -> None:
         """Drop dead rows from memory and from the chunk store (tantivy merges on its own)."""
-        with self._lock:
+        with self._lock, self._writing_or_unavailable():
             self._usable()
             self._compact_locked()
 
@@ -311,6 +477,7 @@ class EmbeddedRetriever:
         # Searches still holding the old snapshot may look these rows up: they retry (see _fetch).
         with self._store.transaction():
             self._store.delete_dead()
+        self._seen = self._store.state()
 
     # -- searching ----------------------------------------------------------------------------
 
@@ -358,6 +525,7 @@ class EmbeddedRetriever:
         """Run a search on a consistent snapshot; any failure is ``SearchUnavailable``, never partial."""
         self._usable()
         try:
+            self._refresh()
             for _ in range(_RETRIES):
                 try:
                     return run(self._snapshot)

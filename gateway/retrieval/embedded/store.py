@@ -42,7 +42,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     live INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS chunks_live_doc ON chunks (tenant, document_id) WHERE live = 1;
+CREATE TABLE IF NOT EXISTS kills (generation INTEGER NOT NULL, row INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS kills_generation ON kills (generation);
 """
+# ``kills`` records which write marked which rows dead, so another process sharing the directory
+# catches up on deletes without listing every live row; a compaction (which deletes the dead rows)
+# empties it and bumps ``compactions``, and a process that sees that diffs its rows against the store.
+
+COMPACTIONS = "compactions"
+"""``meta`` key: how many compactions removed dead rows (other processes then re-list live rows)."""
 
 LEXICAL_GENERATION = "lexical:"
 """``meta`` key prefix: ``lexical:<tenant>`` is the store generation that tenant's BM25 index reflects."""
@@ -140,8 +148,10 @@ class ChunkStore:
         )
         return [str(r[0]) for r in cur]
 
-    def mark_dead(self, rows: Sequence[int]) -> None:
+    def mark_dead(self, rows: Sequence[int], generation: int) -> None:
+        """Mark ``rows`` dead by the write of ``generation`` (recorded for other processes)."""
         self._writer.executemany("UPDATE chunks SET live = 0 WHERE row = ?", [(r,) for r in rows])
+        self._writer.executemany("INSERT INTO kills (generation, row) VALUES (?, ?)", [(generation, r) for r in rows])
 
     def insert(self, first_row: int, chunks: Sequence[Chunk], vectors: npt.NDArray[np.float32]) -> None:
         """Insert ``chunks`` as rows ``first_row, first_row + 1, ...``."""
@@ -169,6 +179,10 @@ class ChunkStore:
         )
 
     def delete_dead(self) -> int:
+        """Delete the dead rows and their kill records; count the compaction in ``meta``."""
+        self._writer.execute("DELETE FROM kills")
+        compactions = int(self.get_meta(COMPACTIONS) or "0") + 1
+        self.set_meta(COMPACTIONS, str(compactions))
         return self._writer.execute("DELETE FROM chunks WHERE live = 0").rowcount
 
     def max_row(self) -> int:
@@ -177,10 +191,12 @@ class ChunkStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def iter_live(self, dimension: int, batch: int = 50_000) -> Iterator[LoadedRows]:
-        """Every live row in row order, in batches, for the in-memory index."""
+    def iter_live(self, dimension: int, batch: int = 50_000, *, from_row: int = 0) -> Iterator[LoadedRows]:
+        """Every live row from ``from_row`` on, in row order, in batches, for the in-memory index."""
         cur = self.reader().execute(
-            "SELECT row, tenant, collection, acl_allow, acl_deny, vector FROM chunks WHERE live = 1 ORDER BY row"
+            "SELECT row, tenant, collection, acl_allow, acl_deny, vector FROM chunks"
+            " WHERE live = 1 AND row >= ? ORDER BY row",
+            (from_row,),
         )
         while rows := cur.fetchmany(batch):
             blob = b"".join(r[5] for r in rows)
@@ -192,6 +208,38 @@ class ChunkStore:
                 acl_allow=[split_values(r[3]) for r in rows],
                 acl_deny=[split_values(r[4]) for r in rows],
             )
+
+    # -- other processes' writes (``EmbeddedRetriever(shared=True)``) ---------------------------
+
+    def state(self) -> tuple[str, str]:
+        """(generation, compactions): any write or compaction by any process changes it."""
+        cur = self.reader().execute("SELECT key, value FROM meta WHERE key IN ('generation', ?)", (COMPACTIONS,))
+        found = {str(k): str(v) for k, v in cur}
+        return found.get("generation", "0"), found.get(COMPACTIONS, "0")
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read transaction on this thread's connection: every read inside sees one commit."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
+
+    def read_meta(self) -> dict[str, str]:
+        """Every ``meta`` entry, read on this thread's connection (inside ``read_snapshot``)."""
+        return {str(k): str(v) for k, v in self.reader().execute("SELECT key, value FROM meta")}
+
+    def killed_since(self, generation: int) -> list[int]:
+        """Rows marked dead by writes after ``generation``."""
+        cur = self.reader().execute("SELECT row FROM kills WHERE generation > ?", (generation,))
+        return [int(r[0]) for r in cur]
+
+    def live_rows(self) -> npt.NDArray[np.int64]:
+        """Every live row id, ascending (after another process compacted)."""
+        cur = self.reader().execute("SELECT row FROM chunks WHERE live = 1 ORDER BY row")
+        return np.fromiter((r[0] for r in cur), dtype=np.int64)
 
     def tenants(self) -> list[str]:
         """Tenants with live rows, plus those with a lexical generation recorded in ``meta``."""

@@ -17,9 +17,7 @@ The vector side needs nothing of the kind: a cosine depends on the two vectors o
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +25,8 @@ from pathlib import Path
 import tantivy
 
 from gateway.retrieval.base import Chunk
-from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex
+from gateway.retrieval.embedded.lexical import LexicalIndex
+from gateway.retrieval.embedded.locks import DirectoryLocks
 
 
 def tenant_dir(root: Path, tenant: str) -> Path:
@@ -38,22 +37,17 @@ def tenant_dir(root: Path, tenant: str) -> Path:
 class TenantIndexes:
     """The per-tenant ``LexicalIndex``es of one embedded engine (one writer each, lazily created)."""
 
-    def __init__(self, root: Path, *, heap_bytes: int) -> None:
+    def __init__(self, root: Path, *, heap_bytes: int, shared: bool = False) -> None:
         self._root = root
         self._heap = heap_bytes
+        self._shared = shared
         self._indexes: dict[str, LexicalIndex] = {}
-        self._lock_file: int | None = None
+        self.locks = DirectoryLocks(root)
 
     def lock(self) -> None:
-        """Take the engine's writer lock (one writing process; the per-tenant writers come later)."""
-        self._root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._root / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise IndexInUse("the embedded index is open for writing in another process") from None
-        self._lock_file = fd
+        """Take the engine's mode lock: exclusive (one writing process, its tantivy writers kept
+        open) or, for a shared engine, shared with the other workers (writers taken per write)."""
+        self.locks.hold_mode(shared=self._shared)
 
     @property
     def tenants(self) -> list[str]:
@@ -62,11 +56,16 @@ class TenantIndexes:
     def open(self, tenant: str, generation: str | None, *, writable: bool) -> bool:
         """Open the tenant's index if it reflects ``generation``; True when it must be rebuilt.
 
-        ``generation`` None (a tenant the store has no record for) always starts empty.
+        ``generation`` None (a tenant the store has no record for) always starts empty. A shared
+        engine re-opening a tenant (another process wrote to it) replaces the old object; searchers
+        taken from it keep working.
         """
         self._root.mkdir(parents=True, exist_ok=True)
         index = LexicalIndex(tenant_dir(self._root, tenant), heap_bytes=self._heap)
-        rebuild = index.open(generation if generation is not None else "\x00none", writable=writable)
+        generation = generation if generation is not None else "\x00none"
+        rebuild = index.open(generation, writable=writable, hold_writer=not self._shared)
+        if rebuild and self._shared:
+            index.acquire_writer()  # the rebuild writes; ``release_writers`` drops it
         self._indexes[tenant] = index
         return rebuild
 
@@ -90,13 +89,24 @@ class TenantIndexes:
         """
         for tenant in sorted(set(deletes) | set(adds)):
             index = self.index(tenant)
+            if self._shared:
+                index.acquire_writer()
             index.mark_dirty()
             try:
                 index.apply(deletes.get(tenant, ()), adds.get(tenant, ()))
             except Exception:
                 index.rollback()
                 raise
+            finally:
+                if self._shared:
+                    index.release_writer()
             committed.append(tenant)
+
+    def release_writers(self) -> None:
+        """A shared engine drops every writer it took (after a rebuild), before the write lock goes."""
+        if self._shared:
+            for index in self._indexes.values():
+                index.release_writer()
 
     def mark_clean(self, tenants: Iterable[str], generation: str) -> None:
         for tenant in tenants:
@@ -112,12 +122,20 @@ class TenantIndexes:
             for t, index in self._indexes.items()
         }
 
-    def close(self) -> None:
-        for index in self._indexes.values():
+    def close_index(self, tenant: str) -> None:
+        """Forget one tenant's index object (a shared engine re-opens it to rebuild it)."""
+        index = self._indexes.pop(tenant, None)
+        if index is not None:
             index.close()
-        if self._lock_file is not None:
-            os.close(self._lock_file)  # releases the flock
-            self._lock_file = None
+
+    def close_indexes(self) -> None:
+        """Forget every index object (the locks stay held)."""
+        for tenant in list(self._indexes):
+            self.close_index(tenant)
+
+    def close(self) -> None:
+        self.close_indexes()
+        self.locks.close()
 
     @staticmethod
     def remove_legacy(directory: Path) -> None:

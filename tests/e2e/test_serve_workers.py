@@ -1,0 +1,127 @@
+"""``gateway serve --workers 2`` on SQLite and the embedded index, for real (uvicorn, two processes).
+
+The parent migrates and seeds once; the workers open the index shared. A policy change made
+through one worker reaches the other by polling; a document ingested through one HTTP call is
+answered from at once by every worker (each search first catches up with the other's writes);
+the audit chain, appended to by both processes, verifies, with exactly one row per response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.e2e.test_server import REPO, _cli, _env, _free_port
+
+pytestmark = pytest.mark.slow
+TENANT = "acme"
+ASKS = 16
+QUESTION = "How much is the weekly on-call stipend?"
+
+
+@contextlib.contextmanager
+def two_workers(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, dict[str, str]]]:
+    """``gateway serve --workers 2`` on a fresh data dir (and database), until the block ends."""
+    env = _env(data_dir) | {"GATEWAY_EMBEDDING_PROVIDER": "hashing", "GATEWAY_POLICY_POLL_SECONDS": "0.2"}
+    if database_url:
+        env |= {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_FORCE_DEV_ISSUER": "true"}
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+            time.sleep(0.5)
+        else:
+            raise AssertionError("server did not become ready")
+        time.sleep(2.0)  # /readyz answered from one worker; give the other time to finish starting
+        yield base, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None: SQLite in the data dir; else a fresh PostgreSQL database (skipped if none is reachable)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def _bearer(env: dict[str, str], sub: str, groups: str) -> dict[str, str]:
+    out = _cli(env, "token", "--sub", sub, "--groups", groups, "--tenant", TENANT, "--ttl", "10m").stdout
+    return {"Authorization": f"Bearer {out.strip().splitlines()[-1]}"}
+
+
+def _ask(base: str, headers: dict[str, str]) -> httpx.Response:
+    # A client per ask: a new connection each time, so the kernel spreads them over both workers.
+    with httpx.Client(timeout=60) as client:
+        return client.post(f"{base}/v1/ask", json={"question": QUESTION}, headers=headers)
+
+
+def test_two_workers_ingest_answer_and_keep_one_verifiable_audit_chain(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    with two_workers(tmp_path, database_url) as (base, env):
+        responses = _ingest_then_ask(base, env)
+    verified = _cli(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    engine = create_engine(database_url or f"sqlite:///{tmp_path / 'gateway.sqlite3'}")
+    with engine.connect() as db:
+        for response in responses:
+            rows = db.execute(
+                text("SELECT COUNT(*) FROM audit_log WHERE request_id = :rid"), {"rid": response.json()["request_id"]}
+            ).scalar_one()
+            assert rows == 1
+        sequences = list(db.execute(text("SELECT sequence FROM audit_log WHERE sequence >= 0 ORDER BY 1")).scalars())
+    engine.dispose()
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))  # linear, no gap
+
+
+def _ingest_then_ask(base: str, env: dict[str, str]) -> list[httpx.Response]:
+    root = _bearer(env, "root", "gateway-admins")
+    rule = {"ptype": "p", "rule": ["group:staff", TENANT, "collection:public", "read", "allow"]}
+    r = httpx.post(f"{base}/v1/admin/policies", json=rule, headers=root, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    time.sleep(1.0)  # both workers poll the policy version every 0.2 s
+
+    document = {
+        "id": "oncall",
+        "collection": "public",
+        "title": "On-call rotation",
+        "text": "The weekly on-call stipend is 300 euros, paid with the monthly salary.",
+    }
+    r = httpx.post(f"{base}/v1/documents", json=document, headers=root, timeout=60)
+    assert r.status_code in (200, 201), r.text
+
+    alice = _bearer(env, "alice", "staff")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: _ask(base, alice), range(ASKS)))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    for response in responses:  # whichever worker answered had caught up with the ingest
+        body = response.json()
+        assert body["answered"], body
+        assert [c["document_id"] for c in body["citations"]][:1] == ["oncall"]
+
+    return responses
