@@ -99,12 +99,32 @@ def test_two_workers_ingest_answer_and_keep_one_verifiable_audit_chain(
     assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))  # linear, no gap
 
 
+def _policy_version(base: str, headers: dict[str, str]) -> int:
+    with httpx.Client(timeout=30) as client:  # a fresh connection: any worker may answer
+        version: int = client.get(f"{base}/v1/admin/policies", headers=headers).json()["version"]
+    return version
+
+
+def _wait_for_policy_everywhere(base: str, headers: dict[str, str], *, after: int) -> None:
+    """Each worker polls the policy version (every 0.2 s here), but a starved worker may poll late
+    (a fixed 1 s sleep failed at load 5): wait until 12 fresh connections in a row, spread over the
+    workers by the kernel, see a version newer than ``after``."""
+    seen, deadline = 0, time.monotonic() + 60
+    while seen < 12:
+        assert time.monotonic() < deadline, "a worker did not pick up the policy edit within 60 s"
+        fresh = _policy_version(base, headers) > after
+        seen = seen + 1 if fresh else 0
+        if not fresh:
+            time.sleep(0.2)
+
+
 def _ingest_then_ask(base: str, env: dict[str, str]) -> list[httpx.Response]:
     root = _bearer(env, "root", "gateway-admins")
     rule = {"ptype": "p", "rule": ["group:staff", TENANT, "collection:public", "read", "allow"]}
+    before = _policy_version(base, root)  # every worker loaded the same seed policy at start
     r = httpx.post(f"{base}/v1/admin/policies", json=rule, headers=root, timeout=30)
     assert r.status_code in (200, 201), r.text
-    time.sleep(1.0)  # both workers poll the policy version every 0.2 s
+    _wait_for_policy_everywhere(base, root, after=before)
 
     document = {
         "id": "oncall",
