@@ -83,6 +83,15 @@ def _best(scores: Matrix, positions: Positions, keep: int) -> tuple[Positions, M
     return positions[above], scores[above]
 
 
+def _merge(found: Sequence[tuple[Positions, Matrix]], keep: int) -> tuple[Positions, Matrix]:
+    """``_best`` of the union of ``_best`` results over ascending, disjoint ranges of positions."""
+    if not found:
+        return _EMPTY, np.empty(0, dtype=np.float32)
+    if len(found) == 1:
+        return found[0]
+    return _best(np.concatenate([s for _, s in found]), np.concatenate([p for p, _ in found]), keep)
+
+
 class _Growable:
     """An append-only array; views handed out stay valid (appends go beyond them)."""
 
@@ -260,15 +269,20 @@ class VectorSnapshot:
         shards = self._shards(ordered, whole)
 
         def best(first: int, last: int, part: Positions) -> tuple[Positions, Matrix]:
-            return _best(self._scores(query, part, first, last, whole), part, keep)
+            # Block by block: temporaries of one block (256 KB of scores), not of the whole scan.
+            bounds = np.searchsorted(part, np.arange(first, last + 1) * BLOCK_ROWS)
+            found = [
+                _best(self._scores(query, part[lo:hi], b, b + 1, whole), part[lo:hi], keep)
+                for b, lo, hi in zip(range(first, last), bounds[:-1], bounds[1:], strict=True)
+                if hi > lo
+            ]
+            return _merge(found, keep)
 
         if len(shards) == 1:
             return best(*shards[0])[0]
         pool = _helper_pool()
         futures: list[Future[tuple[Positions, Matrix]]] = [pool.submit(best, *s) for s in shards[1:]]
-        found = [best(*shards[0]), *(f.result() for f in futures)]
-        merged = np.concatenate([p for p, _ in found])  # ranges ascending: still ascending
-        return _best(np.concatenate([s for _, s in found]), merged, keep)[0]
+        return _merge([best(*shards[0]), *(f.result() for f in futures)], keep)[0]
 
     def top(self, query: Matrix, positions: AnyPositions, n: int, exact: ExactVectors) -> tuple[Positions, Matrix]:
         """The ``n`` best positions by exact cosine, best first (ties: lower position first).
