@@ -180,6 +180,7 @@ def main() -> None:
     p.add_argument("--profile", action="store_true")
     p.add_argument("--dir", type=Path, default=None)
     p.add_argument("--keep", action="store_true", help="keep the index in --dir afterwards")
+    p.add_argument("--reuse", action="store_true", help="search the index kept in --dir (no ingest figures)")
     p.add_argument("--reopen-only", type=Path, default=None, help="only the serving memory of the index in DIR")
     p.add_argument("--reopen", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--requests", type=Path, default=None, help=argparse.SUPPRESS)
@@ -196,8 +197,9 @@ def main() -> None:
         breakdown_of(report).print()
         return
     work = args.dir or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    if not (args.reuse and (work / "index").exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
     try:
         run(args, work)
     finally:
@@ -317,10 +319,11 @@ def sharded(retriever: EmbeddedRetriever, corpus: SyntheticCorpus, queries: list
 
 def run(args: argparse.Namespace, work: Path) -> None:
     corpus = SyntheticCorpus(CorpusSpec(chunks=args.chunks))
+    reuse = args.reuse and (work / "index").exists()
     retriever = EmbeddedRetriever(work / "index")
     retriever.ensure_index("bench-random", corpus.spec.dimension)
     write_s, wall = 0.0, time.perf_counter()
-    for n, items in enumerate(corpus.batches(args.docs_per_batch)):
+    for n, items in enumerate([] if reuse else corpus.batches(args.docs_per_batch)):
         start = time.perf_counter()
         retriever.replace_documents(items)
         write_s += time.perf_counter() - start
@@ -374,7 +377,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
     shard = sharded(retriever, corpus, queries)
     scan = compare(retriever, corpus, queries, visible)
     retriever.close()
-    res = memory_report(args, work / "index", write_s, wall, after_ingest, searching)
+    if reuse:
+        console.print(f"re-used the index in {work}: no ingest figures")
+    res = memory_report(args, work / "index", *((None,) * 4 if reuse else (write_s, wall, after_ingest, searching)))
     breakdown = breakdown_of(res)
     lat.print()
     shard.print()

@@ -127,6 +127,7 @@ class EmbeddedRetriever:
                     acl_allow=batch.acl_allow,
                     acl_deny=batch.acl_deny,
                 )
+                del batch  # freed before the next batch is read and before shrink() trims the heap
         self._builder.shrink()  # exact-size arrays, free heap pages back (bench.scale memory)
         kernel()  # load the int8 kernel (torch) now rather than in the first search
         self._publish()
