@@ -34,7 +34,7 @@ from bench.common import Report, console, fmt, latencies, machine, memory_mb, pe
 from bench.retrieval import request
 from bench.scale_scan import compare
 from bench.synthetic import CorpusSpec, SyntheticCorpus, draw_queries
-from gateway.retrieval.embedded.quantized import kernel
+from gateway.retrieval.embedded.quantized import kernel, release_free_memory
 from gateway.retrieval.embedded.retriever import EmbeddedRetriever
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -148,12 +148,15 @@ def reopen(directory: Path, requests: Path) -> None:
     for r in reqs:
         retriever.search(r)
     searched = state()
+    release_free_memory()  # diagnostic only: how much of the growth was free memory malloc held
+    trimmed = state()
     out = {
         "open_s": seconds,
         "count": retriever.count(),
         "baseline": baseline,
         "opened": opened,
         "searched": searched,
+        "trimmed": trimmed,
         "arrays": arrays_mb(retriever),
     }
     print(json.dumps(out))
@@ -265,9 +268,9 @@ def breakdown_of(res: Report) -> Report:
     cold = res.cold  # type: ignore[attr-defined]
     out = Report(
         "Serving process RSS breakdown, MB (smaps by mapping kind; arrays by nbytes)",
-        ["what", "before opening", "after the cold open", "after the searches"],
+        ["what", "before opening", "after the cold open", "after the searches", "then malloc_trim (diagnostic)"],
     )
-    stages = [cold["baseline"], cold["opened"], cold["searched"]]
+    stages = [cold["baseline"], cold["opened"], cold["searched"], cold["trimmed"]]
     kinds = sorted({k for st in stages for k in st["mapped"]}, key=lambda k: -stages[-1]["mapped"].get(k, 0.0))
     for kind in kinds:
         out.add(kind, *(st["mapped"].get(kind, 0.0) for st in stages))
@@ -277,7 +280,7 @@ def breakdown_of(res: Report) -> Report:
         *(fmt(st["malloc_free"]) if st["malloc_free"] is not None else "-" for st in stages),
     )
     for name, mb in cold["arrays"].items():
-        out.add(f"  array: {name}", "", mb, "")
+        out.add(f"  array: {name}", "", mb, "", "")
     return out
 
 
