@@ -20,6 +20,7 @@ on one core, and their top candidates merged: the same candidates as one scan (`
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +48,9 @@ BLOCK_ROWS = 1 << BLOCK_SHIFT
 MAX_ROWS = int(np.iinfo(np.int32).max)
 SHARD_ROWS = 4 * BLOCK_ROWS
 """Scans of at least this many rows (262,144) are split into shards; smaller ones run as one."""
+SHARDS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+"""Shards of a large scan: 2 where this process may use 2 cores or more (measured on 2 cores, bench.scale);
+a single core gains nothing from splitting."""
 _EMPTY: Positions = np.empty(0, dtype=np.int32)
 
 _helpers_lock = threading.Lock()
@@ -157,7 +161,7 @@ class VectorSnapshot:
     """Above this share of visible positions, scan every row then pick (faster than gathering)."""
     rerank: int = 200
     """Approximate candidates re-ranked exactly (at least the number asked for)."""
-    shards: int = 2
+    shards: int = SHARDS
     """Ranges of blocks a scan of at least ``shard_rows`` rows is split into, scanned at once."""
     shard_rows: int = SHARD_ROWS
 
@@ -315,7 +319,7 @@ class VectorBuilder:
         gather_fraction: float = 0.3,
         rerank: int = 200,
         *,
-        shards: int = 2,
+        shards: int = SHARDS,
         shard_rows: int = SHARD_ROWS,
     ) -> None:
         self.dimension = dimension
