@@ -13,6 +13,9 @@ exact float32 vectors from the chunk store (``VectorSnapshot.top``). Measured: `
 
 from __future__ import annotations
 
+import ctypes
+import platform
+import sys
 import threading
 from typing import Any
 
@@ -115,3 +118,22 @@ def single_threaded() -> None:
     torch = kernel()
     if torch is not None:
         torch.set_num_threads(1)
+
+
+def release_free_memory() -> bool:
+    """Hand the C allocator's free pages back to the system (glibc's ``malloc_trim(0)``).
+
+    Building the index from 10,000-row batches grows arrays by copying and frees float32
+    temporaries; glibc keeps the freed pages mapped (resident) inside its heaps. Trimming returns
+    every whole free page, in every arena. False where the C library is not glibc (nothing done).
+    """
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True

@@ -45,7 +45,7 @@ from gateway.retrieval.embedded.lexical import IndexInUse, LexicalIndex, analyze
 from gateway.retrieval.embedded.quantized import kernel, single_threaded
 from gateway.retrieval.embedded.store import LEXICAL_GENERATION, ChunkStore, HitRow, split_values
 from gateway.retrieval.embedded.tenants import TenantIndexes
-from gateway.retrieval.embedded.vectors import Matrix, Positions, VectorBuilder, VectorSnapshot
+from gateway.retrieval.embedded.vectors import Matrix, Rows, VectorBuilder, VectorSnapshot
 from gateway.retrieval.fusion import fuse, top_k
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ class EmbeddedRetriever:
                     acl_allow=batch.acl_allow,
                     acl_deny=batch.acl_deny,
                 )
+                del batch  # freed before the next batch is read and before shrink() trims the heap
+        self._builder.shrink()  # exact-size arrays, free heap pages back (bench.scale memory)
         kernel()  # load the int8 kernel (torch) now rather than in the first search
         self._publish()
 
@@ -563,7 +565,7 @@ class EmbeddedRetriever:
         positions, scores = vectors.top(query, visible, n, lambda rows: self._exact(rows, vectors.dimension))
         return _Ranked(vectors.rows[positions].tolist(), scores.tolist())
 
-    def _exact(self, rows: Positions, dimension: int) -> Matrix:
+    def _exact(self, rows: Rows, dimension: int) -> Matrix:
         """The float32 vectors of the re-ranked candidates, from the store (never held in memory)."""
         found = self._store.vectors_of(rows.tolist(), dimension)
         if found is None:  # a compaction deleted a row of this snapshot meanwhile
