@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,9 +145,10 @@ def test_a_single_process_engine_and_shared_ones_refuse_each_other(tmp_path: Pat
     worker.close()
 
 
-def _write_many(directory: str, worker: int, count: int) -> None:
+def _write_many(directory: str, worker: int, count: int, start: Any) -> None:
     """One process's share of the concurrent writes (module level: spawned processes import it)."""
     retriever = shared(Path(directory), compact_dead_ratio=0.2)
+    start.wait(timeout=180)  # both open first: a slow spawn under load must not serialise the writes
     started = time.time()
     for i in range(count):
         put(retriever, make_chunks(f"w{worker}-{i}", [f"zebra worker{worker} item{i}", "travel"]))
@@ -163,7 +165,8 @@ def test_concurrent_writes_from_two_processes_lose_nothing_and_keep_the_store_wh
     count = 15
     observer = shared(tmp_path)
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_write_many, args=(str(tmp_path), w, count)) for w in (1, 2)]
+    start = context.Barrier(2)
+    processes = [context.Process(target=_write_many, args=(str(tmp_path), w, count, start)) for w in (1, 2)]
     for process in processes:
         process.start()
     for process in processes:
