@@ -33,6 +33,13 @@ _PERCENT = re.compile(r"\S*(?:%[0-9A-Fa-f]{2}\S*){4,}")
 _ROT13_HINT = re.compile(
     r"(?:^|\W)(?:gur|naq|lbh|vf|guvf|gung|jvgu|sbe|nyy|lbhe|vtaber|vafgehpgvbaf|flfgrz|cerivbhf|cebzcg)(?=\W|$)"
 )
+_MARKUP_WORDS = ("tool_call", "function_call", "function_calls", "tool_use", "invoke", "im_start", "im_end", "system",
+                 "assistant", "user", "inst", "sys", "instructions", "arguments", "parameters", "name")  # fmt: skip
+# Chat and tool-call markup in rot13 (``<gbby_pnyy>``, ``"nethzragf":``): the tag or key alone gives it
+# away, as a sentence needs two rot13 words. Built from the plain words, so the list reads as English.
+_ROT13_MARKUP = re.compile(
+    r"</?(?:{0})\b|\[/?(?:{0})\]|\"(?:{0})\" ?:".format("|".join(codecs.encode(w, "rot13") for w in _MARKUP_WORDS))
+)
 _QUERY_KEY = re.compile(r"[?&][\w.-]{1,40}=")
 MAX_CANDIDATES = 64
 """A document with thousands of base64-like tokens is decoded in part only (bounded cost)."""
@@ -68,6 +75,10 @@ def _percent(token: str) -> str | None:
     return _QUERY_KEY.sub("\n", decoded) if decoded != token else None
 
 
+def _rot13_like(line: str) -> bool:
+    return len(_ROT13_HINT.findall(line)) >= 2 or (("<" in line or '"' in line) and bool(_ROT13_MARKUP.search(line)))
+
+
 def _printable(raw: bytes) -> str | None:
     try:
         text = raw.decode("utf-8")
@@ -88,7 +99,7 @@ class EncodedPayloadDetector(TextDetector):
     """Decodes base64, hex, percent-encoded and rot13 spans and looks for instructions inside."""
 
     name = "encoded_payload"
-    version = "2"
+    version = "3"
 
     def find(self, text: str) -> Iterator[Finding]:
         for encoding, decoded, start, end in self._decoded(text):
@@ -120,6 +131,6 @@ class EncodedPayloadDetector(TextDetector):
                 if decoded:
                     located = haystack is text
                     yield encoding, decoded, match.start() if located else None, match.end() if located else None
-        lines = [line for line in text.split("\n") if len(_ROT13_HINT.findall(line.casefold())) >= 2]
+        lines = [line for line in text.split("\n") if _rot13_like(line.casefold())]
         if lines:  # only the lines that look like rot13 are decoded: bounded cost on long documents
             yield "rot13", codecs.decode("\n".join(lines), "rot13"), None, None

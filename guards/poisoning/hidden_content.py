@@ -16,7 +16,7 @@ from guards.poisoning.base import ScreenDocument, excerpt
 from guards.poisoning.hidden_html import read_html
 from guards.poisoning.hidden_pdf import read_pdf
 from guards.poisoning.instruction_patterns import matches
-from guards.poisoning.normalize import fold
+from guards.poisoning.normalize import views
 
 DECEPTIVE = frozenset(
     {"same_colour_as_background", "tiny_font", "off_screen", "clipped", "opacity_zero"}
@@ -46,10 +46,12 @@ parameters" must not read as a role marker."""
 
 
 def _instruction(text: str, strength: float = STRONG) -> str | None:
-    folded = fold(text)
-    for rule, match in matches(folded):
-        if rule.score >= strength:
-            return excerpt(folded, match.start(), match.end())
+    """The first instruction at least ``strength`` strong, in the text or a de-obfuscated view of it
+    (a letter-spaced or leetspoken instruction in an ``alt`` text or a hidden span is no less one)."""
+    for _, view in views(text):
+        for rule, match in matches(view):
+            if rule.score >= strength:
+                return excerpt(view, match.start(), match.end())
     return None
 
 
@@ -64,7 +66,7 @@ class HiddenContentDetector:
     """CSS-hidden HTML, comments, alt text and metadata, and invisible PDF text."""
 
     name = "hidden_content"
-    version = "2"
+    version = "3"
 
     def inspect(self, text: str) -> Verdict:
         """Plain text has no markup to hide in; see :class:`HiddenCharacterDetector` for characters."""

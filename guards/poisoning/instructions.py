@@ -30,7 +30,7 @@ class InstructionDetector(TextDetector):
     """
 
     name = "instructions"
-    version = "2"
+    version = "3"
 
     def find(self, text: str) -> Iterator[Finding]:
         seen = views(text)

@@ -33,11 +33,17 @@ _LEET_WORD = re.compile(r"[a-z][013457@$!]+[a-z]", re.IGNORECASE)
 _LEET_TOKEN = re.compile(r"(?=[\w@$!]*[a-z])(?=[\w@$!]*[013457@$!])[\w@$!]{2,}", re.IGNORECASE)
 # A two- or three-digit "word" of leet digits only ("41" for "ai"), not part of a number or version.
 _LEET_NUMBER = re.compile(r"(?<![\w.,:/-])[013457]{2,3}(?![\w.,:/-]\w)")
-# Letters written one at a time with a separator ("i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e"):
-# at least four single letters in a row; runs of two or more spaces are word breaks.
-_SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*|]{1,2}){3,}\w(?!\w)")
-_SEPARATORS = re.compile(r"[ .\-_*|]")
-_WORD_BREAK = re.compile(r"[ .\-_*|]{2,}")
+# Characters written one at a time with a separator ("i g n o r e", "i.g.n.o.r.e", "<.t.o.o.l._.c.a.l.l.>",
+# "I-n-s-t-r-u-c-t-i-o-n-:"): characters strictly alternating with one and the same separator, the
+# whole white-space-delimited run. The characters between may be anything but white space
+# (punctuation and markup are spaced too), so a run is undone by keeping every other character;
+# two spaces are a word break. The backreference keeps ordinary punctuation out: "e-mail" or
+# "--x" do not alternate. A line counts as spaced when one run holds ``SPACED_MIN`` characters,
+# ``SPACED_MIN_ALNUM`` of them letters or digits (rows of dots and "=-=-=-" rules are no words);
+# on such a line, shorter runs ("t.o", "a l l") are joined too.
+_SPACED = re.compile(r"(?<!\S)\S([^\w\s]|_)(?:\S\1)*\S(?!\S)|(?<!\S)\S(?: \S)+(?!\S)")
+SPACED_MIN = 4
+SPACED_MIN_ALNUM = 3
 
 
 @lru_cache(maxsize=1)
@@ -79,13 +85,27 @@ def unleet(text: str, *, one_as_l: bool = False) -> str:
 
 
 def unspace(text: str) -> str:
-    """Letter-spaced runs joined (``i g n o r e  a l l`` → ``ignore all``)."""
+    """Letter-spaced runs joined (``i g n o r e  a l l`` → ``ignore all``, ``<.t.o.o.l.>`` → ``<tool>``)."""
+    return _SPACED.sub(_join_spaced, text)
 
-    def join(match: re.Match[str]) -> str:
-        words = _WORD_BREAK.split(match.group(0))
-        return " ".join(_SEPARATORS.sub("", w) for w in words)
 
-    return _SPACED.sub(join, text)
+def _join_spaced(match: re.Match[str]) -> str:
+    return match.group(0)[::2]
+
+
+def has_spacing(text: str) -> bool:
+    """Whether ``text`` holds a letter-spaced run long enough to be a disguise."""
+    for match in _SPACED.finditer(text):
+        kept = match.group(0)[::2]
+        if len(kept) >= SPACED_MIN and sum(c.isalnum() for c in kept) >= SPACED_MIN_ALNUM:
+            return True
+    return False
+
+
+def escaped_newlines(text: str) -> str:
+    """Literal ``\\n`` escapes read as line breaks (a model reads a JSON-escaped prompt as lines):
+    same length, so offsets into the text stay right."""
+    return text.replace("\\n", " \n") if "\\n" in text else text
 
 
 def views(text: str) -> list[tuple[str, str]]:
@@ -97,7 +117,7 @@ def views(text: str) -> list[tuple[str, str]]:
     are undone cumulatively (homoglyphs, then leetspeak, then letter spacing), since attackers
     combine them; the name lists the ones that changed something, for the evidence.
     """
-    plain = fold(text)
+    plain = escaped_newlines(fold(text))
     out = [("plain", plain)]
     if not _disguised(plain):  # one pass over the whole text first: most documents have no disguise
         return out
@@ -115,7 +135,7 @@ def views(text: str) -> list[tuple[str, str]]:
     if _LEET_WORD.search(current):
         variants = [unleet(current), unleet(current, one_as_l=True)]
         steps.append("leetspeak")
-    if _SPACED.search(current):
+    if has_spacing(current):
         variants = [unspace(v) for v in variants]
         steps.append("letter_spacing")
     if steps:
@@ -126,4 +146,4 @@ def views(text: str) -> list[tuple[str, str]]:
 def _disguised(line: str) -> bool:
     if not line.isascii() and has_homoglyphs(line):
         return True
-    return bool(_LEET_WORD.search(line) or _SPACED.search(line))
+    return bool(_LEET_WORD.search(line) or has_spacing(line))
