@@ -37,9 +37,8 @@ _MARKUP_WORDS = ("tool_call", "function_call", "function_calls", "tool_use", "in
                  "assistant", "user", "inst", "sys", "instructions", "arguments", "parameters", "name")  # fmt: skip
 # Chat and tool-call markup in rot13 (``<gbby_pnyy>``, ``"nethzragf":``): the tag or key alone gives it
 # away, as a sentence needs two rot13 words. Built from the plain words, so the list reads as English.
-_ROT13_MARKUP = re.compile(
-    r"</?(?:{0})\b|\[/?(?:{0})\]|\"(?:{0})\" ?:".format("|".join(codecs.encode(w, "rot13") for w in _MARKUP_WORDS))
-)
+_ROT13_MARKUP = re.compile(r"[<\[\"]/?(?:{})\b".format("|".join(codecs.encode(w, "rot13") for w in _MARKUP_WORDS)))
+"""Starts on a character class, so the engine skips prose to the next ``<``, ``[`` or quote in C."""
 _QUERY_KEY = re.compile(r"[?&][\w.-]{1,40}=")
 MAX_CANDIDATES = 64
 """A document with thousands of base64-like tokens is decoded in part only (bounded cost)."""
@@ -76,7 +75,7 @@ def _percent(token: str) -> str | None:
 
 
 def _rot13_like(line: str) -> bool:
-    return len(_ROT13_HINT.findall(line)) >= 2 or (("<" in line or '"' in line) and bool(_ROT13_MARKUP.search(line)))
+    return len(_ROT13_HINT.findall(line)) >= 2 or bool(_ROT13_MARKUP.search(line))
 
 
 def _printable(raw: bytes) -> str | None:
@@ -131,6 +130,9 @@ class EncodedPayloadDetector(TextDetector):
                 if decoded:
                     located = haystack is text
                     yield encoding, decoded, match.start() if located else None, match.end() if located else None
+        folded = text.casefold()
+        if len(_ROT13_HINT.findall(folded)) < 2 and not _ROT13_MARKUP.search(folded):
+            return  # the whole text first: most documents hold no rot13 word at all
         lines = [line for line in text.split("\n") if _rot13_like(line.casefold())]
         if lines:  # only the lines that look like rot13 are decoded: bounded cost on long documents
             yield "rot13", codecs.decode("\n".join(lines), "rot13"), None, None

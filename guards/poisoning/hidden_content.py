@@ -88,10 +88,10 @@ class HiddenContentDetector:
             pdf = read_pdf(doc.raw)
             yield from self._hidden(pdf.hidden, ocr=pdf.has_images)
             readable += pdf.metadata
-        for value in readable:
-            if found := _instruction(value):
-                yield Finding(self.name, "attribute_or_metadata", 0.9, evidence=f"metadata/alt text: {found}")
-                break
+        # One pass over all of them (a blank line apart, so no rule joins two values): a page has
+        # hundreds of alt and title texts, and each pass has a fixed cost.
+        if readable and (found := _instruction("\n\n".join(readable))):
+            yield Finding(self.name, "attribute_or_metadata", 0.9, evidence=f"metadata/alt text: {found}")
 
     def _hidden(
         self, hidden: dict[str, list[str]], *, ocr: bool, revealable: frozenset[str] | set[str] = frozenset()
@@ -118,10 +118,9 @@ class HiddenContentDetector:
             yield Finding(self.name, technique, score, evidence=f"hidden ({technique}, {words} words): {evidence}")
 
     def _comments(self, comments: list[str]) -> Iterator[Finding]:
-        for comment in comments:
-            if found := _instruction(comment):
-                yield Finding(self.name, "html_comment", 0.9, evidence=f"comment: {found}")
-                return
+        if comments and (found := _instruction("\n\n".join(comments))):
+            yield Finding(self.name, "html_comment", 0.9, evidence=f"comment: {found}")
+            return
         prose = max(comments, key=lambda c: len(c.split()), default="")
         if len(prose.split()) >= COMMENT_MIN_WORDS:
             yield Finding(self.name, "html_comment", 0.3, evidence=f"comment: {excerpt(prose)}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from guards.poisoning.leak_patterns import LEAK_RULES
-from guards.poisoning.rule import Rule
+from guards.poisoning.rule import NEAR_AFTER, NEAR_BEFORE, Rule
 
 _GAP = r"[^\w\n]{1,4}(?:\n[^\w\n]{0,4})?"
 _OBJ = r"(?:instructions?|directions?|directives?|prompts?|guidelines|programming|system messages?)"
@@ -202,13 +202,38 @@ def matches(text: str) -> Iterator[tuple[Rule, re.Match[str]]]:
     loses each pattern's own literal-prefix scan.
     """
     patterns = _compiled()
+    windows: dict[str, list[tuple[int, int]]] = {}
     for i in active_rules(text):
         pattern, needs_boundary = patterns[i]
-        for match in pattern.finditer(text):
-            start = match.start()
-            if needs_boundary and start and (text[start - 1].isalnum() or text[start - 1] == "_"):
-                continue
-            yield RULES[i], match
+        near = RULES[i].near
+        if near not in windows:
+            windows[near] = _spans(text, near)
+        for lo, hi in windows[near]:
+            for match in pattern.finditer(text, lo, hi):
+                start = match.start()
+                if needs_boundary and start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                    continue
+                yield RULES[i], match
+
+
+def _spans(text: str, near: str) -> list[tuple[int, int]]:
+    """Where a rule's regex runs: the whole text, or merged windows around its ``near`` words."""
+    if not near:
+        return [(0, len(text))]
+    found: list[int] = []
+    for word in near.split("|"):  # str.find per word: a C substring search, ~10x a regex alternation
+        at = text.find(word)
+        while at >= 0:
+            found.append(at)
+            at = text.find(word, at + 1)
+    spans: list[tuple[int, int]] = []
+    for at in sorted(found):
+        lo, hi = max(0, at - NEAR_BEFORE), at + NEAR_AFTER
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
 
 
 def active_rules(text: str) -> list[int]:
@@ -224,9 +249,10 @@ def active_rules(text: str) -> list[int]:
     _WORD_RULES.collect(set(_WORDS.findall(text)), index, active)
     scan = index.substrings + (index.cjk if _CJK.search(text) else ())
     active.update(i for needle, i in scan if i not in active and needle in text)
-    # Keys past len(RULES) are rules' second anchor sets (Rule.also): both halves must have occurred.
+    # Keys past len(RULES) are rules' further anchor sets (Rule.also, key (k + 1) * n + i for the k-th):
+    # every set must have occurred.
     n = len(RULES)
-    return sorted(i for i in active if i < n and (not RULES[i].also or i + n in active))
+    return sorted(i for i in active if i < n and all((k + 1) * n + i in active for k in range(_ALSO_SETS[i])))
 
 
 class _WordRules:
@@ -254,6 +280,13 @@ class _WordRules:
 _WORD_RULES = _WordRules()
 
 
+def _also_sets(rule: Rule) -> list[str]:
+    return [part for part in rule.also.split(";") if part] if rule.also else []
+
+
+_ALSO_SETS = tuple(len(_also_sets(rule)) for rule in RULES)
+
+
 @dataclass(frozen=True)
 class _AnchorIndex:
     words: dict[str, tuple[int, ...]]
@@ -269,7 +302,8 @@ def _anchor_index() -> _AnchorIndex:
     substrings: list[tuple[str, int]] = []
     cjk: list[tuple[str, int]] = []
     keyed = [(i, rule.anchors) for i, rule in enumerate(RULES)]
-    keyed += [(len(RULES) + i, rule.also) for i, rule in enumerate(RULES) if rule.also]
+    n = len(RULES)
+    keyed += [((k + 1) * n + i, also) for i, rule in enumerate(RULES) for k, also in enumerate(_also_sets(rule))]
     for i, anchors in keyed:
         for anchor in anchors.split("|"):
             if _CJK.search(anchor):
