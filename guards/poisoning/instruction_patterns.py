@@ -248,7 +248,9 @@ def active_rules(text: str) -> list[int]:
     active: set[int] = set()
     _WORD_RULES.collect(set(_WORDS.findall(text)), index, active)
     scan = index.substrings + (index.cjk if _CJK.search(text) else ())
-    active.update(i for needle, i in scan if i not in active and needle in text)
+    for needle, rules in scan:
+        if needle in text:
+            active.update(rules)
     # Keys past len(RULES) are rules' further anchor sets (Rule.also, key (k + 1) * n + i for the k-th):
     # every set must have occurred.
     n = len(RULES)
@@ -291,34 +293,35 @@ _ALSO_SETS = tuple(len(_also_sets(rule)) for rule in RULES)
 class _AnchorIndex:
     words: dict[str, tuple[int, ...]]
     prefixes: dict[int, dict[str, tuple[int, ...]]]
-    substrings: tuple[tuple[str, int], ...]
-    cjk: tuple[tuple[str, int], ...]
+    substrings: tuple[tuple[str, tuple[int, ...]], ...]
+    """Each distinct needle once, with every rule (or anchor set) it activates."""
+    cjk: tuple[tuple[str, tuple[int, ...]], ...]
 
 
 @lru_cache(maxsize=1)
 def _anchor_index() -> _AnchorIndex:
     words: dict[str, list[int]] = {}
     prefixes: dict[int, dict[str, list[int]]] = {}
-    substrings: list[tuple[str, int]] = []
-    cjk: list[tuple[str, int]] = []
+    substrings: dict[str, list[int]] = {}
+    cjk: dict[str, list[int]] = {}
     keyed = [(i, rule.anchors) for i, rule in enumerate(RULES)]
     n = len(RULES)
     keyed += [((k + 1) * n + i, also) for i, rule in enumerate(RULES) for k, also in enumerate(_also_sets(rule))]
     for i, anchors in keyed:
         for anchor in anchors.split("|"):
             if _CJK.search(anchor):
-                cjk.append((anchor, i))
+                cjk.setdefault(anchor, []).append(i)
             elif anchor.endswith("*"):
                 prefixes.setdefault(len(anchor) - 1, {}).setdefault(anchor[:-1], []).append(i)
             elif _WORDS.fullmatch(anchor):
                 words.setdefault(anchor, []).append(i)
             else:
-                substrings.append((anchor, i))
+                substrings.setdefault(anchor, []).append(i)
     return _AnchorIndex(
         words={k: tuple(v) for k, v in words.items()},
         prefixes={n: {k: tuple(v) for k, v in t.items()} for n, t in prefixes.items()},
-        substrings=tuple(substrings),
-        cjk=tuple(cjk),
+        substrings=tuple((k, tuple(v)) for k, v in substrings.items()),
+        cjk=tuple((k, tuple(v)) for k, v in cjk.items()),
     )
 
 
