@@ -30,6 +30,8 @@ _OBJ_PLURAL = r"(?:instructions|directions|directives|prompts|guidelines|program
 "ignore patterns prompt" are manuals talking about a program's input."""
 _WEAK_OBJ = r"(?:rules|guidance|constraints|restrictions|policies|content polic(?:y|ies)|orders|limitations|filters)"
 _PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|former|original|initial|system|old|given|safety)"
+_OVERRIDE_VERBS = "ignor|disregard|forget|bypass|overrid|neglect|abandon|discard"
+"""Where override rules can start: they run only in windows around these (Rule.near)."""
 _MODEL = r"(?:ai|llms?|language models?|models?|assistants?|chatbots?|bots?|agents?|gpt|chatgpt|claude|copilot)"
 
 
@@ -37,9 +39,9 @@ R = Rule
 RULES: tuple[Rule, ...] = (
     # --- override the instructions the model was given (en) -------------------------------------
     R("override", 0.95, "ignor*|disregard*|forget*|bypass*|overrid*|neglect*|abandon*|discard*",
-      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:all |any |every )?(?:of )?(?:(?:the |these |those |its )?(?:{_PRIOR} )?(?:\w+ )?{_OBJ_PLURAL}|(?:the |its |this |that )?{_PRIOR} (?:\w+ )?{_OBJ}|(?:your |my )(?:{_PRIOR} )?(?:\w+ )?{_OBJ})\b"),
+      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:all |any |every )?(?:of )?(?:(?:the |these |those |its )?(?:{_PRIOR} )?(?:\w+ )?{_OBJ_PLURAL}|(?:the |its |this |that )?{_PRIOR} (?:\w+ )?{_OBJ}|(?:your |my )(?:{_PRIOR} )?(?:\w+ )?{_OBJ})\b", near=_OVERRIDE_VERBS),
     R("override", 0.9, "ignor*|disregard*|forget*|bypass*|overrid*|neglect*|abandon*|discard*",
-      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:(?:all|any) (?:of )?(?:the |your |my )?|(?:the |your |my )?{_PRIOR} |your ){_WEAK_OBJ}\b"),
+      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:(?:all|any) (?:of )?(?:the |your |my )?|(?:the |your |my )?{_PRIOR} |your ){_WEAK_OBJ}\b", near=_OVERRIDE_VERBS),
     R("override", 0.85, "ignor*|disregard*|forget*",
       rf"\b(?:ignore|disregard|forget) (?:all |everything |anything )?(?:of )?(?:the |your )?{_PRIOR} (?:text|messages?|context|content|commands?|information|info|conversation|input|data)\b"),
     R("override", 0.85, "ignor*|disregard*|forget*",
@@ -64,7 +66,8 @@ RULES: tuple[Rule, ...] = (
     R("addressed_to_model", 0.85, "dear|hey|hi|hello|attention",
       r"\b(?:dear|hey|hi|hello|attention) (?:the )?(?:ai|llm|chatbot|chatgpt|gpt|claude|bard|gemini|copilot|language model|ai model|ai assistant|assistant)\b"),
     R("addressed_to_model", 0.85, "you|act|pretend|roleplay|role",
-      r"\b(?:you are|you're|you will be|act as|pretend to be|pretend you are|roleplay as|role-play as) (?:now )?(?:an? |the )?(?:unrestricted |unfiltered |uncensored |jailbroken |evil |rogue |new )?(?:ai|assistant|language model|chatbot|llm|gpt|chatgpt)\b"),
+      r"\b(?:you are|you're|you will be|act as|pretend to be|pretend you are|roleplay as|role-play as) (?:now )?(?:an? |the )?(?:unrestricted |unfiltered |uncensored |jailbroken |evil |rogue |new )?(?:ai|assistant|language model|chatbot|llm|gpt|chatgpt)\b",
+      also="ai|assistant|language|chatbot|llm|gpt|chatgpt"),
     R("addressed_to_model", 0.8, "want",
       r"\bi want you to (?:act|pretend|behave|respond|answer|role-?play|simulate|imagine|be|become|only)\b"),
     R("addressed_to_model", 0.4, "ai", r"\bas an ai(?: language model| assistant| model)?\b"),
@@ -105,9 +108,9 @@ RULES: tuple[Rule, ...] = (
       r"\b(?:if|when|whenever) (?:you are |you're |you get )?(?:asked|questioned|queried)\b[^.\n]{0,100}?\b(?:say|reply|respond|tell|state|claim|output|print|mention|insist|report)\b"),
     R("answer_directive", 0.5, "you",
       r"\byou (?:must|should|will|have to|need to) (?:always |only |now )?(?:answer|respond|reply|say|output|print|state|claim)\b"),
-    R("answer_directive", 0.7, "only", r"\b(?:reply|respond|answer|output) (?:with |using )?only (?:the following|with|this)\b"),
+    R("answer_directive", 0.7, "only", r"\b(?:reply|respond|answer|output) (?:with |using )?only (?:the following|with|this)\b", also="reply|respond|answer|output", near="only"),
     R("answer_directive", 0.3, "else", r"\band (?:absolutely )?nothing else\b"),
-    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b", also="sentence|text|phrase|word|words|message"),
+    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b", also="sentence|text|phrase|word|words|message", near="follow|this|after me"),
     R("answer_directive", 0.9, "user*|human|reader|customer|requester",
       r"\b(?:do not|don't|never) (?:tell|reveal to|mention to|inform|alert|warn|disclose to|let) (?:the )?(?:users?|human|reader|customer|requester)\b"),
     R("answer_directive", 0.85, "reveal|mention|disclose|acknowledge|say",
@@ -160,7 +163,8 @@ RULES: tuple[Rule, ...] = (
       r"\b(?:sag|sage|verrate|erzähle?) (?:dem |den )?(?:nutzer|benutzer|anwender)n? (?:nichts|nicht)\b", "de"),
     # --- French -----------------------------------------------------------------------------------------
     R("override", 0.95, "ignore*|oublie*|néglige*",
-      r"\b(?:ignore[rz]?|oublie[rz]?|néglige[rz]?) (?:toutes |tous )?(?:les |tes |vos |ces )?(?:instructions|consignes|directives|règles|indications|ordres)\b", "fr"),
+      r"\b(?:ignore[rz]?|oublie[rz]?|néglige[rz]?) (?:toutes |tous )?(?:les |tes |vos |ces )?(?:instructions|consignes|directives|règles|indications|ordres)\b", "fr",
+      also="toutes|tous|tes|vos|ces|consignes|directives|règles|indications|ordres"),
     R("override", 0.7, "oublie*", r"\boublie[rz]? tout\b", "fr"),
     R("addressed_to_model", 0.75, "es|êtes|désormais|dorénavant|partir",
       r"\b(?:tu es|vous êtes) (?:maintenant|désormais|à présent)\b|\b(?:désormais|dorénavant|à partir de maintenant),? (?:tu|vous|réponds|répondez)\b", "fr"),

@@ -93,7 +93,8 @@ GENERAL_LEAK_RULES: tuple[R, ...] = (
       rf"\bthe (?:first|opening|last) (?:\w+ )?(?:line|lines|sentence|sentences|word|words|paragraph|part|characters|tokens) of (?:{_OWN}|your (?:\w+ )?(?:instructions|prompt|directives|guidelines|programming|system message)|the (?:instructions|prompt|text|message) (?:you were given|above))\b",
       near=_HEADS + "|you were given|above"),
     R("prompt_leak", 0.75, "begin*|start*|read*|say*",
-      r"\b(?:your|my) (?:system prompt|initial instructions|original instructions|hidden instructions|instructions|prompt) (?:begins?|starts?|reads?|says?) (?:with|as|like|:)"),
+      r"\b(?:your|my) (?:system prompt|initial instructions|original instructions|hidden instructions|instructions|prompt) (?:begins?|starts?|reads?|says?) (?:with|as|like|:)",
+      also="prompt|instructions", near="prompt|instruction"),
     # Creative frames around the same object.
     R("prompt_leak", 0.85, _OBJ_NOUNS + "|rules|configuration|constraints|restrictions",
       rf"\b{_CREATIVE}\b[^.?!\n]{{0,40}}?\b(?:about|describing|based on|containing|including|that (?:includes|contains|reveals|quotes|uses|lists|explains)|using|of|incorporating|where|in which|with)\b[^.?!\n]{{0,30}}?(?:{_MODEL_OBJECT}|your (?:\w+ ){{0,2}}(?:rules|configuration|constraints|restrictions|setup))\b",
@@ -148,7 +149,7 @@ LEAK_RULES: tuple[R, ...] = (
     R("prompt_leak", 0.8, "system|initial|original|hidden|secret|starting",
       r"\byour (?:system|initial|original|hidden|secret|starting) (?:instructions|prompt)\b", also="instructions|prompt"),
     R("prompt_leak", 0.8, "told|given",
-      r"\b(?:(?:text|instructions) you were given|what were you told|you were told before)\b", also="were"),
+      r"\b(?:(?:text|instructions) you were given|what were you told|you were told before)\b", also="were", near="you were|were you"),
     # Questions to the model about its own configuration.
     R("prompt_leak", 0.8, "prompt*|instruction*|directive*|guideline*|programming|guardrail*|preprompt*|metaprompt*|meta|message|rules|restrictions|limitations|configuration",
       rf"\b(?:what|which) (?:is|are|was|were|'s|'re) (?:the (?:exact |full |current )?{_OWN}|{_ASKED}|{_OWN})\b",

@@ -32,4 +32,6 @@ class Rule:
 NEAR_BEFORE = 130
 """The longest stretch a ``near`` rule's match reaches before its head word (verb, 60-character gap,
 qualifiers)."""
-NEAR_AFTER = 80
+NEAR_AFTER = 120
+"""The longest stretch after it (an override's object with its qualifiers and word gaps, a question's
+tail up to its question mark)."""
