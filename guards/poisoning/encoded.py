@@ -28,6 +28,7 @@ _SPACED_HEX_HINT = re.compile(
 )
 # Spaced hex of text is bytes of printable ASCII, each starting with a digit 2-7 ("49 67 6e"): a scan
 # that starts on those digits skips prose in C, where the general hint above tries every letter a-f.
+# The price: spaced hex of non-ASCII text (UTF-8 bytes e4 bd a0 ...) is decoded only when unbroken.
 _SPACED_HEX_TEXT = re.compile(r"[2-7][0-9A-Fa-f][ :,][2-7][0-9A-Fa-f][ :,][2-7][0-9A-Fa-f][ :,][2-7][0-9A-Fa-f][ :,]")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2}[ :,]?){8,}|(?:\\x[0-9A-Fa-f]{2}){8,}")
