@@ -27,6 +27,7 @@ from bench.poisoning.misses import write_dev_misses
 from bench.poisoning.planted_set import planted_samples, trusted_chunks
 from bench.poisoning.samples import Sample
 from bench.poisoning.screening import Outcome, document, screen_one
+from bench.poisoning.speed import speed
 from guards.poisoning.base import Passage, ScreenDocument
 from guards.poisoning.flood_store import MemoryFloodStore
 from guards.poisoning.floods import FloodDetector
@@ -41,6 +42,9 @@ QUICK_RESULTS = Path(__file__).resolve().parents[1] / "out" / "poisoning_quick.j
 def main() -> None:
     args = _arguments()
     clean, attacks = corpus()
+    if args.speed:
+        print(json.dumps(speed(clean), indent=2))
+        return
     docs = {s.doc_id: document(s) for s in [*clean, *attacks]}
     texts = {k: d.text for k, d in docs.items()}
     if args.quick:
@@ -78,6 +82,12 @@ def _arguments() -> argparse.Namespace:
         action="store_true",
         help="rules only, no embeddings: injected instructions, hidden content, exfiltration and clean "
         "false positives of the rule detectors (no planted answers, no learned head, no floods)",
+    )
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help="screening cost only: processor and wall ms per 1,000 words of the rule detectors, each detector "
+        "and the keyword filter, on clean documents of 200+ words (median of 3 passes, load average printed)",
     )
     return parser.parse_args()
 

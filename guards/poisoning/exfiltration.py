@@ -26,6 +26,9 @@ _DATA_KEYS = re.compile(
     r"|message|exfil|info|user(?:name)?|email|content|text|prompt|summary|context|memory|cookie|ssn|card)$",
     re.IGNORECASE,
 )
+# A quote then an event handler: the "URL" breaks out of the src/href attribute the renderer writes it
+# into (``![]("onerror="alert(1))``) and runs script, whatever its scheme.
+_ATTRIBUTE_BREAKOUT = re.compile(r"[\"'`][^\n]{0,40}?\bon[a-z]{3,20}\s*=", re.IGNORECASE)
 _ENCODED_VALUE = re.compile(r"^[A-Za-z0-9+/=_-]{24,}$")
 # Weights: (image, link, bare URL). An image is fetched by the renderer with no click at all.
 _WEIGHTS = {
@@ -60,7 +63,7 @@ class ExfiltrationDetector(TextDetector):
     """Scores every image, link and bare URL in the text (and raw markup) by what it could carry."""
 
     name = "exfiltration"
-    version = "1"
+    version = "2"
 
     def __init__(self, allowed_domains: Mapping[str, frozenset[str]] | None = None) -> None:
         """``allowed_domains``: per collection (``"*"``: every other collection); empty: no allow-list."""
@@ -93,6 +96,8 @@ class ExfiltrationDetector(TextDetector):
     @staticmethod
     def reasons(url: str, allowed: frozenset[str]) -> list[str]:
         """Why a URL could exfiltrate data (an empty list for an innocent one)."""
+        if "=" in url and _ATTRIBUTE_BREAKOUT.search(url):
+            return ["script_uri"]
         scheme = url.split(":", 1)[0].lower() if ":" in url.split("/", 1)[0] else ""
         if scheme not in _FETCHED or (not scheme and not url.startswith("//")):
             return []

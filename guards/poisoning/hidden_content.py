@@ -16,7 +16,7 @@ from guards.poisoning.base import ScreenDocument, excerpt
 from guards.poisoning.hidden_html import read_html
 from guards.poisoning.hidden_pdf import read_pdf
 from guards.poisoning.instruction_patterns import matches
-from guards.poisoning.normalize import fold
+from guards.poisoning.normalize import views
 
 DECEPTIVE = frozenset(
     {"same_colour_as_background", "tiny_font", "off_screen", "clipped", "opacity_zero"}
@@ -46,10 +46,12 @@ parameters" must not read as a role marker."""
 
 
 def _instruction(text: str, strength: float = STRONG) -> str | None:
-    folded = fold(text)
-    for rule, match in matches(folded):
-        if rule.score >= strength:
-            return excerpt(folded, match.start(), match.end())
+    """The first instruction at least ``strength`` strong, in the text or a de-obfuscated view of it
+    (a letter-spaced or leetspoken instruction in an ``alt`` text or a hidden span is no less one)."""
+    for _, view in views(text):
+        for rule, match in matches(view):
+            if rule.score >= strength:
+                return excerpt(view, match.start(), match.end())
     return None
 
 
@@ -64,7 +66,7 @@ class HiddenContentDetector:
     """CSS-hidden HTML, comments, alt text and metadata, and invisible PDF text."""
 
     name = "hidden_content"
-    version = "2"
+    version = "3"
 
     def inspect(self, text: str) -> Verdict:
         """Plain text has no markup to hide in; see :class:`HiddenCharacterDetector` for characters."""
@@ -86,10 +88,10 @@ class HiddenContentDetector:
             pdf = read_pdf(doc.raw)
             yield from self._hidden(pdf.hidden, ocr=pdf.has_images)
             readable += pdf.metadata
-        for value in readable:
-            if found := _instruction(value):
-                yield Finding(self.name, "attribute_or_metadata", 0.9, evidence=f"metadata/alt text: {found}")
-                break
+        # One pass over all of them (a blank line apart, so no rule joins two values): a page has
+        # hundreds of alt and title texts, and each pass has a fixed cost.
+        if readable and (found := _instruction("\n\n".join(readable))):
+            yield Finding(self.name, "attribute_or_metadata", 0.9, evidence=f"metadata/alt text: {found}")
 
     def _hidden(
         self, hidden: dict[str, list[str]], *, ocr: bool, revealable: frozenset[str] | set[str] = frozenset()
@@ -116,10 +118,9 @@ class HiddenContentDetector:
             yield Finding(self.name, technique, score, evidence=f"hidden ({technique}, {words} words): {evidence}")
 
     def _comments(self, comments: list[str]) -> Iterator[Finding]:
-        for comment in comments:
-            if found := _instruction(comment):
-                yield Finding(self.name, "html_comment", 0.9, evidence=f"comment: {found}")
-                return
+        if comments and (found := _instruction("\n\n".join(comments))):
+            yield Finding(self.name, "html_comment", 0.9, evidence=f"comment: {found}")
+            return
         prose = max(comments, key=lambda c: len(c.split()), default="")
         if len(prose.split()) >= COMMENT_MIN_WORDS:
             yield Finding(self.name, "html_comment", 0.3, evidence=f"comment: {excerpt(prose)}")

