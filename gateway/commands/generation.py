@@ -28,9 +28,11 @@ def generation() -> None:
 @click.option("--embedder", type=click.Choice(["transformers", "hashing"]), default="transformers", show_default=True)
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the table and every engine's answers here")  # fmt: skip
+@click.option("--refusal-margin", type=float, default=None,
+              help="also run rag and hybrid with the calibrated refusal at this margin (tuned elsewhere)")  # fmt: skip
 def eval_command(
     model_dir: Path | None, adapter_dir: Path | None, qa: Path, limit: int | None, max_new_tokens: int, embedder: str,
-    json_out: Path | None,
+    json_out: Path | None, refusal_margin: float | None,
 ) -> None:  # fmt: skip
     """RAG-only, model-only and hybrid on the sample corpus's QA set: EM, F1, citations, faithfulness,
     refusal correctness, latency (a fresh data dir with the sample corpus; nothing else is touched)."""
@@ -66,7 +68,7 @@ def eval_command(
                 if adapter_dir
                 else None
             )
-            generators = engines(model, adapter, max_new_tokens, ExtractiveGenerator())
+            generators = engines(model, adapter, max_new_tokens, ExtractiveGenerator(), refusal_margin)
             table = run(services.pipeline, items, generators, tenant, answers=answers)
         finally:
             services.close()

@@ -151,12 +151,27 @@ class _FixedAdapter:
 
 
 def engines(
-    model: TextModel | None, adapter: AdapterInfo | None, max_new_tokens: int, extractive: Generator
-) -> Iterator[tuple[str, Generator]]:
+    model: TextModel | None, adapter: AdapterInfo | None, max_new_tokens: int, extractive: Generator,
+    refusal_margin: float | None = None,
+) -> Iterator[tuple[str, Generator]]:  # fmt: skip
+    """The engines, in table order. With ``refusal_margin`` (a ``local`` model only), rag and hybrid run a
+    second time with the calibrated refusal decision (``gateway.generation.local``), so the table shows
+    what the calibration earns with and without the adapter."""
     yield "extractive (retrieval, no model)", extractive
     if model is None:
         return
     yield "rag (base + retrieval)", ModelGenerator(model, max_new_tokens=max_new_tokens)
+    calibrated = None
+    if refusal_margin is not None:
+        from gateway.generation.local import CalibratedRefusal, LocalTextModel  # noqa: PLC0415
+
+        if not isinstance(model, LocalTextModel):
+            raise ValueError("a refusal margin needs the local model")
+        calibrated = CalibratedRefusal(model, refusal_margin)
+        yield (
+            f"rag + calibrated refusal (margin {refusal_margin:g})",
+            ModelGenerator(calibrated, max_new_tokens=max_new_tokens),
+        )
     yield "closed (base, no retrieval)", ClosedBook(model, None, max_new_tokens)
     if adapter is not None:
         yield "adapter (no retrieval)", ClosedBook(model, adapter, max_new_tokens)
@@ -164,6 +179,11 @@ def engines(
             "hybrid (adapter + retrieval)",
             ModelGenerator(model, _FixedAdapter(adapter), max_new_tokens=max_new_tokens),
         )
+        if calibrated is not None:
+            yield (
+                f"hybrid + calibrated refusal (margin {refusal_margin:g})",
+                ModelGenerator(calibrated, _FixedAdapter(adapter), max_new_tokens=max_new_tokens),
+            )
 
 
 def run(pipeline: AnswerPipeline, items: Sequence[QAItem], generators: Iterator[tuple[str, Generator]], tenant: str,
