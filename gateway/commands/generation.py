@@ -29,7 +29,7 @@ def generation() -> None:
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the table and every engine's answers here")  # fmt: skip
 @click.option("--refusal-margin", type=float, default=None,
-              help="also run rag and hybrid with the calibrated refusal at this margin (tuned elsewhere)")  # fmt: skip
+              help="also run hybrid with the calibrated refusal at this margin (tuned on an eval split)")  # fmt: skip
 def eval_command(
     model_dir: Path | None, adapter_dir: Path | None, qa: Path, limit: int | None, max_new_tokens: int, embedder: str,
     json_out: Path | None, refusal_margin: float | None,

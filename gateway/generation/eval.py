@@ -154,9 +154,9 @@ def engines(
     model: TextModel | None, adapter: AdapterInfo | None, max_new_tokens: int, extractive: Generator,
     refusal_margin: float | None = None,
 ) -> Iterator[tuple[str, Generator]]:  # fmt: skip
-    """The engines, in table order. With ``refusal_margin`` (a ``local`` model only), rag and hybrid run a
-    second time with the calibrated refusal decision (``gateway.generation.local``), so the table shows
-    what the calibration earns with and without the adapter."""
+    """The engines, in table order. With ``refusal_margin`` (a ``local`` model and an adapter), hybrid runs a
+    second time with the calibrated refusal decision (``gateway.generation.local``): the margin is tuned
+    for the adapter on its dataset's eval split, so it is not applied to the base model's rows."""
     yield "extractive (retrieval, no model)", extractive
     if model is None:
         return
@@ -165,13 +165,9 @@ def engines(
     if refusal_margin is not None:
         from gateway.generation.local import CalibratedRefusal, LocalTextModel  # noqa: PLC0415
 
-        if not isinstance(model, LocalTextModel):
-            raise ValueError("a refusal margin needs the local model")
+        if not isinstance(model, LocalTextModel) or adapter is None:
+            raise ValueError("a refusal margin needs the local model and an adapter")
         calibrated = CalibratedRefusal(model, refusal_margin)
-        yield (
-            f"rag + calibrated refusal (margin {refusal_margin:g})",
-            ModelGenerator(calibrated, max_new_tokens=max_new_tokens),
-        )
     yield "closed (base, no retrieval)", ClosedBook(model, None, max_new_tokens)
     if adapter is not None:
         yield "adapter (no retrieval)", ClosedBook(model, adapter, max_new_tokens)

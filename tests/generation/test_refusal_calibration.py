@@ -120,15 +120,15 @@ def test_an_empty_or_refusing_answer_is_always_a_refusal() -> None:
     assert not _score(-5.0).refuses(0.0)
 
 
-def test_the_eval_adds_calibrated_rag_and_hybrid_rows_only_when_a_margin_is_given(
+def test_the_eval_adds_a_calibrated_hybrid_row_only_when_a_margin_is_given(
     model: LocalTextModel, tiny_adapters: dict[str, AdapterRef]
 ) -> None:
     plain = [name for name, _ in engines(model, tiny_adapters["acme"], 8, ExtractiveGenerator())]
     assert not any("calibrated" in name for name in plain)
     rows = dict(engines(model, tiny_adapters["acme"], 8, ExtractiveGenerator(), refusal_margin=0.5))
-    assert [n for n in rows if "calibrated" in n] == [
-        "rag + calibrated refusal (margin 0.5)", "hybrid + calibrated refusal (margin 0.5)"
-    ]  # fmt: skip
+    assert [n for n in rows if "calibrated" in n] == ["hybrid + calibrated refusal (margin 0.5)"]
     hybrid = rows["hybrid + calibrated refusal (margin 0.5)"]
     assert isinstance(hybrid, ModelGenerator) and isinstance(hybrid.model, CalibratedRefusal)
     assert hybrid.resolver.active_adapter("any") == tiny_adapters["acme"]
+    with pytest.raises(ValueError):  # tuned for an adapter: no adapter, no calibrated row
+        list(engines(model, None, 8, ExtractiveGenerator(), refusal_margin=0.5))
