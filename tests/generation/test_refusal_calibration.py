@@ -132,3 +132,13 @@ def test_the_eval_adds_a_calibrated_hybrid_row_only_when_a_margin_is_given(
     assert hybrid.resolver.active_adapter("any") == tiny_adapters["acme"]
     with pytest.raises(ValueError):  # tuned for an adapter: no adapter, no calibrated row
         list(engines(model, None, 8, ExtractiveGenerator(), refusal_margin=0.5))
+
+
+def test_the_eval_runs_only_the_engines_asked(model: LocalTextModel, tiny_adapters: dict[str, AdapterRef]) -> None:
+    acme = tiny_adapters["acme"]
+    chosen = [n for n, _ in engines(model, acme, 8, ExtractiveGenerator(), 0.5, only=["hybrid-calibrated"])]
+    assert chosen == ["hybrid + calibrated refusal (margin 0.5)"]
+    every = [n for n, _ in engines(model, acme, 8, ExtractiveGenerator(), 0.5)]
+    assert len(every) == 6 and every[0].startswith("extractive") and every[-1].startswith("hybrid + calibrated")
+    with pytest.raises(ValueError):
+        list(engines(model, acme, 8, ExtractiveGenerator(), only=["hybird"]))
