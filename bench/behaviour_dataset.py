@@ -255,8 +255,8 @@ def calibrate(split: Path, model_dir: Path, adapter_dir: Path, max_new_tokens: i
     margin, accuracy = tune_margin(scores, labels)
     greedy = sum(s.greedy_refuses == y for s, y in zip(scores, labels, strict=True)) / len(scores)
     at_zero = sum(s.refuses(0.0) == y for s, y in zip(scores, labels, strict=True)) / len(scores)
-    print(f"{len(rows)} eval examples ({sum(labels)} refusals): tuned margin {margin:+.3f} -> decision accuracy "
-          f"{accuracy:.3f}; margin 0: {at_zero:.3f}; greedy first token: {greedy:.3f}")  # fmt: skip
+    print(f"{len(rows)} eval examples ({sum(labels)} refusals): tuned margin {margin:+.3f} -> balanced accuracy "
+          f"{accuracy:.3f}; plain accuracy at margin 0: {at_zero:.3f}; greedy first token: {greedy:.3f}")  # fmt: skip
     if out is not None:
         out.write_text(json.dumps({
             "margin": margin, "accuracy": accuracy, "accuracy_at_zero": at_zero, "greedy_accuracy": greedy,

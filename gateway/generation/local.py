@@ -73,21 +73,27 @@ class RefusalScore:
 
 
 def tune_margin(scores: Sequence[RefusalScore], should_refuse: Sequence[bool]) -> tuple[float, float]:
-    """The margin that decides refusals best on a labelled (held-out) set, and its accuracy there.
+    """The margin that decides refusals best on a labelled (held-out) set, and its balanced accuracy there.
 
-    Candidates are zero (the uncalibrated comparison), the midpoints between consecutive observed margins
-    and one beyond each end; ties go to the candidate closest to zero.
+    Balanced accuracy (the mean of the refusal and the answer recall): a held-out split's share of
+    refusals is an accident of the split, not the share served, so neither class may buy accuracy
+    by outnumbering the other. Candidates are zero (the uncalibrated comparison), the midpoints
+    between consecutive observed margins and one beyond each end; ties go to the one closest to zero.
     """
     if not scores or len(scores) != len(should_refuse):
         raise ValueError("tune_margin needs one label per score")
     observed = sorted({s.margin for s in scores})
     candidates = [observed[0] - 1.0, *((a + b) / 2 for a, b in pairwise(observed)), observed[-1] + 1.0, 0.0]
 
-    def accuracy(m: float) -> float:
-        return sum(s.refuses(m) == y for s, y in zip(scores, should_refuse, strict=True)) / len(scores)
+    def recall(m: float, label: bool) -> float:
+        pairs = [(s, y) for s, y in zip(scores, should_refuse, strict=True) if y == label]
+        return sum(s.refuses(m) == y for s, y in pairs) / len(pairs) if pairs else 1.0
 
-    best = max(candidates, key=lambda m: (accuracy(m), -abs(m)))
-    return best, accuracy(best)
+    def balanced(m: float) -> float:
+        return (recall(m, True) + recall(m, False)) / 2
+
+    best = max(candidates, key=lambda m: (balanced(m), -abs(m)))
+    return best, balanced(best)
 
 
 class _BarFirst:

@@ -106,6 +106,14 @@ def test_the_margin_is_tuned_to_separate_the_labelled_examples() -> None:
     assert shifted == pytest.approx(0.65)
 
 
+def test_the_margin_balances_the_two_classes_whatever_their_shares() -> None:
+    """Four refusals at margins 0.1-0.4 and one answer at 0.3: refusing everything is 80 % accurate,
+    but it never answers; balanced accuracy prefers the margin that gets both classes mostly right."""
+    scores = [_score(m) for m in (0.1, 0.2, 0.35, 0.4, 0.3)]
+    margin, balanced = tune_margin(scores, [True, True, True, True, False])
+    assert margin == pytest.approx(0.325) and balanced == pytest.approx((2 / 4 + 1) / 2)
+
+
 def test_ties_prefer_the_margin_closest_to_zero_and_labels_must_match() -> None:
     scores = [_score(-3.0), _score(3.0)]
     margin, accuracy = tune_margin(scores, [True, True])  # any margin below -3 fits; the nearest to zero wins
