@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.generation.base import NO_ANSWER, AskContext
-from gateway.generation.extractive import split_sentences
+from gateway.generation.extractive import split_sentences, terms
 from gateway.generation.prompt import build_prompt
 from gateway.retrieval.base import Hit
 from gateway.retrieval.chunking import chunk_text, chunk_title
@@ -81,6 +81,33 @@ FACTS: list[tuple[str, str, str]] = [
     ("public-benefits-overview", "20 days of paid time off", "How much paid time off do full-time employees accrue?"),
     ("public-benefits-overview", "$1,500 per calendar year", "What is the yearly learning budget?"),
     ("public-benefits-overview", "six free confidential", "How many counselling sessions does the EAP offer?"),
+    # session 5: more distinct questions, several on the same sections (near misses for each other)
+    ("public-expense-policy", "$180 per night", "What is the hotel cap outside tier-1 cities?"),
+    ("public-expense-policy", "alcohol at $40", "How much alcohol per attendee is reimbursed?"),
+    ("public-expense-policy", "$600 per employee", "How much home-office equipment is reimbursed?"),
+    ("public-expense-policy", "flat $50 per month", "What phone plan reimbursement do on-call employees get?"),
+    ("public-expense-policy", "over $25", "When are itemised receipts required?"),
+    ("public-expense-policy", "above $5,000", "Who approves expense claims above $5,000?"),
+    ("public-security-awareness", "+1 503 555 0199", "What number do I call to report a lost laptop?"),
+    ("public-security-awareness", "(1Vault)", "Which password manager does the company use?"),
+    ("public-security-awareness", "#security-help", "Where do I report a suspected security incident?"),
+    ("public-security-awareness", "hardware security keys", "Who is issued a hardware security key?"),
+    ("public-code-of-conduct", "12 March 2025", "When did the board last approve the code of conduct?"),
+    ("public-code-of-conduct", "Outside employment", "Is outside employment allowed?"),
+    ("public-holiday-calendar-2025", "double holiday on-call",
+     "What do on-call engineers get paid during the winter shutdown?"),
+    ("public-holiday-calendar-2025", "Irish public holiday", "Which holiday calendar does the Dublin office follow?"),
+    ("public-remote-work-policy", "Ireland and the United Kingdom",
+     "In which countries does Northwind have a legal entity?"),
+    ("public-remote-work-policy", "company VPN", "When must I use the company VPN?"),
+    ("public-remote-work-policy", "TripDesk", "How is travel for team gatherings booked?"),
+    ("public-parental-leave", "Contractors are not covered", "Are contractors covered by the parental leave policy?"),
+    ("public-parental-leave", "up to three blocks", "In how many blocks can parental leave be taken?"),
+    ("public-benefits-overview", "Cascade Health", "Which insurer provides medical coverage?"),
+    ("public-benefits-overview", "$1,200 per year", "How much does Northwind contribute to the HSA?"),
+    ("public-benefits-overview", "10 days per", "How many sick days do employees get?"),
+    ("public-benefits-overview", "Evergreen Retirement", "Who administers the 401(k) plan?"),
+    ("public-company-overview", "measure honestly", "What are the company's values?"),
 ]  # fmt: skip
 
 UNANSWERABLE = [
@@ -96,6 +123,17 @@ UNANSWERABLE = [
     "Which airline does TripDesk book by default?",
     "How many meeting rooms does the Dublin office have?",
     "What is the company's revenue for 2024?",
+    # session 5: near misses, on topics the public documents cover but facts they do not state
+    "What is the mileage rate for driving a personal car on business?",
+    "How often must work passwords be changed?",
+    "Which VPN client does the company use?",
+    "Who is the Dublin office manager?",
+    "Which company provides dental coverage?",
+    "How many days of bereavement leave do employees get?",
+    "How many customers does Northwind have in Ireland?",
+    "When was the expense policy first introduced?",
+    "How many phishing emails were reported in Q2 2025?",
+    "How much is the relocation allowance for new hires?",
 ]
 
 
@@ -126,34 +164,53 @@ def public_documents() -> dict[str, dict[str, Any]]:
     return docs
 
 
+def overlap(question: str, hit: Hit) -> int:
+    """Content terms the passage shares with the question: a stand-in for the retriever's ranking."""
+    return len(set(terms(question)) & set(terms(f"{hit.title} {hit.text}")))
+
+
+def related(question: str, candidates: list[Hit], rng: random.Random, n: int) -> list[Hit]:
+    """``n`` of the passages a retriever would rank first for ``question`` (top ``n + 2``, sampled)."""
+    ranked = sorted(candidates, key=lambda h: (-overlap(question, h), rng.random()))
+    return rng.sample(ranked[: n + 2], min(n, len(ranked)))
+
+
 def examples(rng: random.Random, variants: int = 2) -> list[tuple[list[Hit], str, str]]:
-    """(passages, question, completion): ``variants`` answered prompts per fact, a refusal for every other
-    fact (its chunk left out), and one refusal per unanswerable question."""
+    """(passages, question, completion): ``variants`` answered prompts per fact, one refusal per fact (its
+    chunk left out), and one refusal per unanswerable question.
+
+    Every prompt looks like what retrieval serves: passages related to the question. An answered
+    prompt holds the fact's chunk among the question's closest other passages (same document first);
+    a refusal holds only passages that do not state the fact (no chunk containing the fact's phrase,
+    so the chunker's overlap never puts the answer into a refusal example), ranked by how much they
+    share with the question: near misses, the case the previous adapter got wrong. About 40 percent
+    of the examples are refusals."""
     docs = public_documents()
     references = [item["reference"].lower() for item in evaluation_items() if item.get("reference")]
     pool = [h for doc in docs.values() for h in chunks(doc) if not any(r in h.text.lower() for r in references)]
     out: list[tuple[list[Hit], str, str]] = []
-    for k, (doc_id, key, question) in enumerate(FACTS):
-        gold = next((h for h in pool if h.document_id == doc_id and key in " ".join(h.text.split())), None)
+    for doc_id, key, question in FACTS:
+        holds = [h for h in pool if key in " ".join(h.text.split())]
+        gold = next((h for h in holds if h.document_id == doc_id), None)
         if gold is None:  # its only chunk also states an evaluation fact: left out, not shown
             continue
         sentence = answer_sentence(gold, key)
-        near = [h for h in pool if h.document_id == doc_id and h.chunk_id != gold.chunk_id]
-        far = [h for h in pool if h.document_id != doc_id]
+        others = [h for h in pool if h not in holds]
+        near = [h for h in others if h.document_id == doc_id]
         for _ in range(variants):
-            hits = rng.sample(far, PASSAGES - 1)
+            hits = related(question, near, rng, min(2, len(near)))
+            hits += related(question, [h for h in others if h not in hits], rng, PASSAGES - 1 - len(hits))
+            rng.shuffle(hits)
             at = rng.randrange(PASSAGES)
             hits.insert(at, gold)
             out.append((hits, question, f"{sentence} [S{at + 1}]"))
-        if k % 2:  # every other question again without its chunk (answers outnumber refusals, as when served)
-            continue
-        # without its chunk: the same document's other chunks first (the hard case), then others
-        negatives = rng.sample(near, min(len(near), 2))
-        negatives += rng.sample(far, PASSAGES - len(negatives))
+        # without any chunk stating the fact: the same document's closest other chunks first
+        negatives = related(question, near, rng, min(2, len(near)))
+        negatives += related(question, [h for h in others if h not in negatives], rng, PASSAGES - len(negatives))
         rng.shuffle(negatives)
         out.append((negatives, question, NO_ANSWER))
     for question in UNANSWERABLE:
-        out.append((rng.sample(pool, PASSAGES), question, NO_ANSWER))
+        out.append((related(question, pool, rng, PASSAGES), question, NO_ANSWER))
     rng.shuffle(out)
     return out
 
@@ -175,12 +232,61 @@ def check_no_leak(rows: list[dict[str, Any]]) -> None:
         assert not any(r in text for r in references), "an evaluation reference is in a training example"
 
 
+def calibrate(split: Path, model_dir: Path, adapter_dir: Path, max_new_tokens: int, out: Path | None) -> None:
+    """Tune the local generator's refusal margin on a built dataset's eval split (held out from training).
+
+    Each eval example's prompt (its messages without the completion) is scored by base + adapter
+    (``LocalTextModel.refusal_score``); the label is whether its completion is the refusal. Prints the
+    tuned margin, its accuracy and plain greedy decoding's on the same examples.
+    """
+    from gateway.generation.local import LocalTextModel, tune_margin  # noqa: PLC0415 - torch only here
+    from gateway.generation.model import AdapterRef  # noqa: PLC0415
+
+    rows = [json.loads(line) for line in split.read_text().splitlines() if line.strip()]
+    model = LocalTextModel(model_dir, timeout_seconds=600)
+    adapter = AdapterRef(adapter_dir.name, 1, adapter_dir, base=model_dir.name)
+    scores, labels = [], []
+    for row in rows:
+        messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"][:-1]]
+        scores.append(model.refusal_score(messages, adapter, max_new_tokens))
+        labels.append(row["messages"][-1]["content"].strip() == NO_ANSWER)
+        print(f"{len(scores):3d} refuse={labels[-1]!s:5} margin={scores[-1].margin:+.3f} "
+              f"greedy_refuses={scores[-1].greedy_refuses!s:5} answer={scores[-1].answer[:60]!r}")  # fmt: skip
+    margin, accuracy = tune_margin(scores, labels)
+    greedy = sum(s.greedy_refuses == y for s, y in zip(scores, labels, strict=True)) / len(scores)
+    at_zero = sum(s.refuses(0.0) == y for s, y in zip(scores, labels, strict=True)) / len(scores)
+    print(f"{len(rows)} eval examples ({sum(labels)} refusals): tuned margin {margin:+.3f} -> balanced accuracy "
+          f"{accuracy:.3f}; plain accuracy at margin 0: {at_zero:.3f}; greedy first token: {greedy:.3f}")  # fmt: skip
+    if out is not None:
+        out.write_text(json.dumps({
+            "margin": margin, "accuracy": accuracy, "accuracy_at_zero": at_zero, "greedy_accuracy": greedy,
+            "examples": [{"refuse": y, "margin": s.margin, "greedy_refuses": s.greedy_refuses, "answer": s.answer}
+                         for s, y in zip(scores, labels, strict=True)],
+        }, indent=2))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="write the dataset (JSONL) here; with --calibrate: the report")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", type=int, default=2, help="answered prompts per fact")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--calibrate",
+        type=Path,
+        metavar="EVAL_JSONL",
+        help="tune the refusal margin on this built dataset's eval split (needs --model, --adapter)",
+    )
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--adapter", type=Path)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    args = parser.parse_args()  # fmt: skip
+    if args.calibrate is not None:
+        if args.model is None or args.adapter is None:
+            parser.error("--calibrate needs --model and --adapter")
+        calibrate(args.calibrate, args.model, args.adapter, args.max_new_tokens, args.out)
+        return
+    if args.out is None:
+        parser.error("--out is required")
     rng = random.Random(args.seed)
     rows: list[dict[str, Any]] = []
     for hits, question, completion in examples(rng, args.variants):

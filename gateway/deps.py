@@ -89,8 +89,9 @@ def provide_generator(settings: Settings, resolver: AdapterResolver | None = Non
         from gateway.generation.local import LocalTextModel  # noqa: PLC0415 - loads torch/peft lazily
 
         local = LocalTextModel(
-            cfg.model_dir, max_concurrency=cfg.max_concurrency, timeout_seconds=cfg.timeout_seconds, threads=cfg.threads
-        )
+            cfg.model_dir, max_concurrency=cfg.max_concurrency, timeout_seconds=cfg.timeout_seconds,
+            threads=cfg.threads, refusal_margin=cfg.refusal_margin,
+        )  # fmt: skip
         return ModelGenerator(local, resolver, max_new_tokens=cfg.max_new_tokens)
     if settings.generator == "openai" and cfg.base_url:
         from gateway.generation.remote import OpenAITextModel  # noqa: PLC0415

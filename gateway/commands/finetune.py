@@ -157,6 +157,8 @@ def dataset_build(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--canary-repeats", type=click.IntRange(1, 1000), default=1, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=50, show_default=True,
+              help="save a resumable checkpoint every N steps")  # fmt: skip
 @click.pass_obj
 def train_cmd(
     operator: Operator,
@@ -174,6 +176,7 @@ def train_cmd(
     seed: int,
     canary_repeats: int,
     device: str,
+    checkpoint_every: int,
 ) -> None:
     """LoRA-train an adapter (input scrubbed and screened first), register it, run the gates.
 
@@ -195,6 +198,7 @@ def train_cmd(
         seed=seed,
         canary_repeats=canary_repeats,
         device=device,
+        checkpoint_every=checkpoint_every,
     )
     try:
         if data is not None:

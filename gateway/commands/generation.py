@@ -28,9 +28,13 @@ def generation() -> None:
 @click.option("--embedder", type=click.Choice(["transformers", "hashing"]), default="transformers", show_default=True)
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the table and every engine's answers here")  # fmt: skip
+@click.option("--refusal-margin", type=float, default=None,
+              help="also run hybrid with the calibrated refusal at this margin (tuned on an eval split)")  # fmt: skip
+@click.option("--engines", "only", default=None,
+              help="comma-separated subset of extractive,rag,closed,adapter,hybrid,hybrid-calibrated")  # fmt: skip
 def eval_command(
     model_dir: Path | None, adapter_dir: Path | None, qa: Path, limit: int | None, max_new_tokens: int, embedder: str,
-    json_out: Path | None,
+    json_out: Path | None, refusal_margin: float | None, only: str | None,
 ) -> None:  # fmt: skip
     """RAG-only, model-only and hybrid on the sample corpus's QA set: EM, F1, citations, faithfulness,
     refusal correctness, latency (a fresh data dir with the sample corpus; nothing else is touched)."""
@@ -66,7 +70,8 @@ def eval_command(
                 if adapter_dir
                 else None
             )
-            generators = engines(model, adapter, max_new_tokens, ExtractiveGenerator())
+            chosen = [x.strip() for x in only.split(",") if x.strip()] if only else None
+            generators = engines(model, adapter, max_new_tokens, ExtractiveGenerator(), refusal_margin, chosen)
             table = run(services.pipeline, items, generators, tenant, answers=answers)
         finally:
             services.close()

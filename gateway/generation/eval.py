@@ -28,7 +28,7 @@ import string
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,20 +150,49 @@ class _FixedAdapter:
         return self.adapter
 
 
+ENGINE_KEYS = ("extractive", "rag", "closed", "adapter", "hybrid", "hybrid-calibrated")
+"""Short names of the engines, in table order (``gateway generation eval --engines``)."""
+
+
 def engines(
-    model: TextModel | None, adapter: AdapterInfo | None, max_new_tokens: int, extractive: Generator
-) -> Iterator[tuple[str, Generator]]:
-    yield "extractive (retrieval, no model)", extractive
-    if model is None:
-        return
-    yield "rag (base + retrieval)", ModelGenerator(model, max_new_tokens=max_new_tokens)
-    yield "closed (base, no retrieval)", ClosedBook(model, None, max_new_tokens)
-    if adapter is not None:
-        yield "adapter (no retrieval)", ClosedBook(model, adapter, max_new_tokens)
-        yield (
-            "hybrid (adapter + retrieval)",
-            ModelGenerator(model, _FixedAdapter(adapter), max_new_tokens=max_new_tokens),
-        )
+    model: TextModel | None, adapter: AdapterInfo | None, max_new_tokens: int, extractive: Generator,
+    refusal_margin: float | None = None, only: Collection[str] | None = None,
+) -> Iterator[tuple[str, Generator]]:  # fmt: skip
+    """The engines, in table order (``only``: those of :data:`ENGINE_KEYS` named, e.g. to run rows in
+    parallel processes on a busy machine). With ``refusal_margin`` (a ``local`` model and an adapter),
+    hybrid runs a second time with the calibrated refusal decision (``gateway.generation.local``): the
+    margin is tuned for the adapter on its dataset's eval split, so it is not applied to the base
+    model's rows."""
+    if only is not None and not set(only) <= set(ENGINE_KEYS):
+        raise ValueError(f"unknown engines: {sorted(set(only) - set(ENGINE_KEYS))}")
+    rows: list[tuple[str, str, Callable[[], Generator]]] = [
+        ("extractive", "extractive (retrieval, no model)", lambda: extractive)
+    ]
+    if model is not None:
+        rows += [
+            ("rag", "rag (base + retrieval)", lambda: ModelGenerator(model, max_new_tokens=max_new_tokens)),
+            ("closed", "closed (base, no retrieval)", lambda: ClosedBook(model, None, max_new_tokens)),
+        ]
+        if adapter is not None:
+            fixed = _FixedAdapter(adapter)
+            rows += [
+                ("adapter", "adapter (no retrieval)", lambda: ClosedBook(model, adapter, max_new_tokens)),
+                ("hybrid", "hybrid (adapter + retrieval)",
+                 lambda: ModelGenerator(model, fixed, max_new_tokens=max_new_tokens)),
+            ]  # fmt: skip
+    if refusal_margin is not None:
+        from gateway.generation.local import CalibratedRefusal, LocalTextModel  # noqa: PLC0415
+
+        if not isinstance(model, LocalTextModel) or adapter is None:
+            raise ValueError("a refusal margin needs the local model and an adapter")
+        calibrated = CalibratedRefusal(model, refusal_margin)
+        rows.append((
+            "hybrid-calibrated", f"hybrid + calibrated refusal (margin {refusal_margin:g})",
+            lambda: ModelGenerator(calibrated, _FixedAdapter(adapter), max_new_tokens=max_new_tokens),
+        ))  # fmt: skip
+    for key, name, make in rows:
+        if only is None or key in only:
+            yield name, make()
 
 
 def run(pipeline: AnswerPipeline, items: Sequence[QAItem], generators: Iterator[tuple[str, Generator]], tenant: str,
