@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -67,18 +69,46 @@ def serve(host: str, port: int, workers: int) -> None:
     settings = _settings()
     if workers > 1:
         settings = _prepare_workers(settings, workers)
-    uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": None,
+        "access_log": False,
         # SIGTERM: stop accepting, give in-flight requests this long, then shut down (parse workers
         # are killed in the lifespan's shutdown, so a long parse cannot hold the process).
-        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
-    )
+        "timeout_graceful_shutdown": max(1, int(settings.shutdown_grace_seconds)),
+    }
+    if workers == 1:
+        uvicorn.run("gateway.app:create_app", **options)
+        return
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+    listener = tcp_listener(host, port)
+    console.print(f"gateway: {workers} workers on http://{host}:{listener.getsockname()[1]}")
+    Multiprocess(uvicorn.Config("gateway.app:create_app", **options), sockets=[listener]).run()
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """The listening socket the workers share, created with ``proto=IPPROTO_TCP``.
+
+    uvicorn's own (``Config.bind_socket``) leaves ``proto`` 0; accepted sockets inherit it, and
+    asyncio then skips ``TCP_NODELAY`` (uvicorn issue 3149), so with ``--workers N`` every
+    keep-alive response waited for the client's delayed ACK: a sequential ``/v1/ask`` took 104 ms
+    against 54 ms with one worker (``bench.http``, 2026-11-30, docs/benchmarks.md).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror}[/red]")
+        raise SystemExit(3) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _prepare_workers(settings: Settings, workers: int) -> Settings:
