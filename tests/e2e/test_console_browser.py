@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from playwright import sync_api as playwright_api
 from gateway.auth.dev import mint_dev_token
 from tests.e2e.conftest import REPO, TENANT, make_settings
 from tests.e2e.console_support import oidc_provider_mock
+from tests.e2e.serving import served
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts" / "console"
@@ -41,13 +41,6 @@ AUDREY = oidc_provider_mock.User(sub="audrey", claims={"groups": ["gateway-audit
 ALICE = ["engineering", "sre", "staff"]
 XSS_TITLE = '<img src=x onerror="window.__xss=1">Zeppelin hangar'
 XSS_QUESTION = "<script>window.__xss=1</script> How long is the on-call rotation?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -70,29 +63,8 @@ def server(sample_template: Path, issuer: str, tmp_path_factory: pytest.TempPath
         GATEWAY_OIDC_TENANT_CLAIM="tenant", GATEWAY_EMBEDDING_PROVIDER="hashing", GATEWAY_POLICY_POLL_SECONDS="0.2",
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO), OMP_NUM_THREADS="1",
     )  # fmt: skip
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.3)
-        else:
-            raise AssertionError("server did not become ready")
+    with served(env, ready_seconds=90, poll_seconds=0.3) as base:
         yield {"base": base, "env": env, "settings": make_settings(data_dir)}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

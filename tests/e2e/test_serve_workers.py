@@ -9,8 +9,6 @@ the audit chain, appended to by both processes, verifies, with exactly one row p
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.test_server import REPO, _cli, _env, _free_port
+from tests.e2e.serving import served
+from tests.e2e.test_server import _cli, _env
 
 pytestmark = pytest.mark.slow
 TENANT = "acme"
@@ -34,30 +33,9 @@ def two_workers(data_dir: Path, database_url: str | None) -> Iterator[tuple[str,
     env = _env(data_dir) | {"GATEWAY_EMBEDDING_PROVIDER": "hashing", "GATEWAY_POLICY_POLL_SECONDS": "0.2"}
     if database_url:
         env |= {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_FORCE_DEV_ISSUER": "true"}
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.5)
-        else:
-            raise AssertionError("server did not become ready")
+    with served(env, "--workers", "2", ready_seconds=180, stop_seconds=60) as base:
         time.sleep(2.0)  # /readyz answered from one worker; give the other time to finish starting
         yield base, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

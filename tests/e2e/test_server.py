@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,15 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.e2e.serving import REPO, free_port, served
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -68,33 +61,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     _cli(env, "policy", "load", "--file", "data/sample/policy.csv")
     summary = _cli(env, "ingest", "data/sample", "--tenant", "northwind").stdout
     assert "0 failed" in summary, summary
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            time.sleep(0.5)
-        else:
-            raise AssertionError("server did not become ready")
+    with served(env) as base:
         yield base, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _token(env: dict[str, str], sub: str, groups: str) -> str:
@@ -177,7 +145,7 @@ def test_sigterm_during_a_long_parse_shuts_down_promptly(tmp_path: Path) -> None
         "GATEWAY_INGEST_PARSE_TIMEOUT_SECONDS": "300",
     }
     _cli(env, "migrate")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

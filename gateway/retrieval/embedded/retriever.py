@@ -162,18 +162,7 @@ class EmbeddedRetriever:
             if self._lexical.open(tenant, recorded, writable=writable):
                 self._rebuild_lexical(tenant, generation)
         self._builder = VectorBuilder(self._dimension, self._gather_fraction, self._rerank)
-        if self._dimension:
-            # Batches of 10,000: each is read as float32 and kept as int8, so the peak stays low.
-            for batch in self._store.iter_live(self._dimension, batch=10_000):
-                self._builder.append(
-                    batch.rows,
-                    batch.vectors,
-                    tenants=batch.tenants,
-                    collections=batch.collections,
-                    acl_allow=batch.acl_allow,
-                    acl_deny=batch.acl_deny,
-                )
-                del batch  # freed before the next batch is read and before shrink() trims the heap
+        self._load_live(from_row=0)
         self._builder.shrink()  # exact-size arrays, free heap pages back (bench.scale memory)
         kernel()  # load the int8 kernel (torch) now rather than in the first search
         self._publish()
@@ -264,17 +253,24 @@ class EmbeddedRetriever:
         if changed or touched:
             self._publish(touched)
 
+    def _load_live(self, *, from_row: int) -> None:
+        """Append the store's live rows from ``from_row`` on to the vector builder."""
+        if not self._dimension:
+            return
+        # Batches of 10,000: each is read as float32 and kept as int8, so the peak stays low.
+        for batch in self._store.iter_live(self._dimension, batch=10_000, from_row=from_row):
+            self._builder.append(
+                batch.rows,
+                batch.vectors,
+                tenants=batch.tenants,
+                collections=batch.collections,
+                acl_allow=batch.acl_allow,
+                acl_deny=batch.acl_deny,
+            )
+            del batch  # freed before the next batch is read and before shrink() trims the heap
+
     def _catch_up_vectors(self, state: tuple[str, str], meta: Mapping[str, str]) -> None:
-        if self._dimension:
-            for batch in self._store.iter_live(self._dimension, batch=10_000, from_row=self._next_row):
-                self._builder.append(
-                    batch.rows,
-                    batch.vectors,
-                    tenants=batch.tenants,
-                    collections=batch.collections,
-                    acl_allow=batch.acl_allow,
-                    acl_deny=batch.acl_deny,
-                )
+        self._load_live(from_row=self._next_row)
         if state[1] != self._seen[1]:  # a compaction: the kills it removed are gone from the store
             snap = self._builder.snapshot()
             mine = snap.rows[: snap.count][snap.live[: snap.count]]
