@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,6 +121,35 @@ def test_compaction_in_one_worker_leaves_the_other_serving_the_same_results(tmp_
     fresh = EmbeddedRetriever(tmp_path)  # a single process re-reading everything agrees
     assert fresh.search(request("travel")) == b_after_write
     fresh.close()
+
+
+def test_a_search_racing_another_threads_catch_up_never_reads_the_snapshot_before_it(
+    workers: tuple[EmbeddedRetriever, EmbeddedRetriever],
+) -> None:
+    """Before: the catch-up recorded the store's state as seen *before* publishing the new snapshot,
+    so a search on another thread found the store "seen", skipped the catch-up and read the old
+    snapshot, after the write had been acknowledged (3 of 16 asks in a CI run of
+    tests/e2e/test_serve_workers.py answered "no answer"). The catch-up is paused inside its publish
+    here, and a second search runs meanwhile."""
+    a, b = workers
+    assert documents(b, "zebra") == set()
+    put(a, make_chunks("d1", ["travel policy zebra"]))  # acknowledged in worker a
+    in_publish, release = threading.Event(), threading.Event()
+    publish = b._publish
+
+    def slow_publish(touched: Any = None) -> None:
+        if threading.current_thread().name == "catching-up":
+            in_publish.set()
+            release.wait(timeout=30)
+        publish(touched)
+
+    b._publish = slow_publish  # type: ignore[method-assign]
+    first = threading.Thread(target=lambda: documents(b, "zebra"), name="catching-up")
+    first.start()
+    assert in_publish.wait(timeout=30)
+    threading.Timer(0.5, release.set).start()  # the racing search must wait for the publish, not skip it
+    assert documents(b, "zebra") == {"d1"}
+    first.join(timeout=30)
 
 
 def test_a_tenant_index_a_dead_writer_left_dirty_is_rebuilt_by_the_next_writer(

@@ -242,7 +242,6 @@ class EmbeddedRetriever:
                 if state != self._seen:
                     self._catch_up_vectors(state, meta)
                 touched = self._catch_up_lexical(meta, writable=writable)
-                self._seen = state
         except IndexInUse:
             raise
         except Exception:
@@ -252,6 +251,10 @@ class EmbeddedRetriever:
             self._lexical.release_writers()
         if changed or touched:
             self._publish(touched)
+        # Only now: a search on another thread that finds the store at ``_seen`` skips the catch-up
+        # and reads the published snapshot, so that snapshot must already hold this state (setting
+        # it before the publish let concurrent searches read the old snapshot after the ack).
+        self._seen = state
 
     def _load_live(self, *, from_row: int) -> None:
         """Append the store's live rows from ``from_row`` on to the vector builder."""
@@ -430,7 +433,6 @@ class EmbeddedRetriever:
             log.exception("embedded index write failed")
             raise SearchUnavailable("the embedded search index could not be written") from exc
         self._next_row = first + len(chunks)
-        self._seen = (generation, self._seen[1])
         self._lexical_seen.update(dict.fromkeys(touched, generation))
         try:
             self._lexical.mark_clean(touched, generation)
@@ -444,6 +446,7 @@ class EmbeddedRetriever:
                 acl_deny=[c.acl_deny for c in chunks],
             )
             self._publish(touched)
+            self._seen = (generation, self._seen[1])  # after the publish, as in _catch_up
         except Exception as exc:
             # Both stores committed but memory did not follow: stop serving until a restart reloads.
             self._broken = True
