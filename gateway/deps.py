@@ -105,9 +105,15 @@ def provide_generator(settings: Settings, resolver: AdapterResolver | None = Non
     return ExtractiveGenerator()
 
 
-def provide_limiter(settings: Settings) -> RequestLimiter | None:
-    """Per-subject and per-tenant limits; Redis-backed when a Redis URL is set."""
-    return RequestLimiter(settings.limits) if settings.limits.enabled else None
+def provide_limiter(settings: Settings, metrics: Metrics | None = None) -> RequestLimiter | None:
+    """Per-subject and per-tenant limits; Redis-backed when a Redis URL is set. Every refusal, on
+    any route, is counted in ``metrics`` (``gateway_rate_limited_total``)."""
+    if not settings.limits.enabled:
+        return None
+    if metrics is None:
+        return RequestLimiter(settings.limits)
+    counter = metrics.rate_limited
+    return RequestLimiter(settings.limits, on_limited=lambda scope: counter.labels(scope=scope).inc())
 
 
 def provide_scrubber(settings: Settings) -> Scrubber:
@@ -339,7 +345,7 @@ def build_services(
     embedder = embedder or provide_embedder(settings)
     generator = provide_generator(settings, AdapterRegistry(engine))  # each tenant's active adapter
     shared = EmbeddingMemo(embedder)  # the screen embeds passages, the indexer reuses the rows
-    limiter = provide_limiter(settings)  # one limiter: both budgets, every route of this process
+    limiter = provide_limiter(settings, metrics)  # one limiter: both budgets, every route of this process
     documents = DocumentService(
         engine=engine,
         retriever=retriever,

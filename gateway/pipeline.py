@@ -26,7 +26,7 @@ from gateway.audit.record import AuditKind, AuditRecord, AuditStatus, RetrievedR
 from gateway.auth.principal import Principal
 from gateway.authz.service import PolicyService
 from gateway.authz.view import PolicyView
-from gateway.errors import GatewayError, InvalidRequest, ModelUnavailable, RateLimited
+from gateway.errors import GatewayError, InvalidRequest, ModelUnavailable
 from gateway.generation.base import AskContext, Completion, Generator, stream_of
 from gateway.generation.links import UnsourcedLinkFilter
 from gateway.generation.pii import PiiAnswerFilter
@@ -280,8 +280,6 @@ class AnswerPipeline:
             draft.view = self.policy.current()  # one policy per request
             yield draft
         except (Exception, GeneratorExit) as exc:  # GeneratorExit: a streaming client went away
-            if isinstance(exc, RateLimited):
-                self.metrics.rate_limited.labels(scope=exc.scope).inc()
             draft.status = "refused" if isinstance(exc, GatewayError) and exc.status_code < 500 else "failed"
             draft.fields = {"retrieved": draft.fields.get("retrieved", ())}
             error = exc.code if isinstance(exc, GatewayError) else "internal_error"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from limits import RateLimitItem, parse_many
@@ -35,7 +36,9 @@ class RateLimitUnavailable(ServiceUnavailable):
 class RequestLimiter:
     """``check(principal, budget)`` spends one request of the subject's and the tenant's budgets."""
 
-    def __init__(self, settings: LimitsSettings) -> None:
+    def __init__(self, settings: LimitsSettings, on_limited: Callable[[str], None] = lambda scope: None) -> None:
+        """``on_limited(scope)`` is called for every refusal (the ``gateway_rate_limited_total`` metric)."""
+        self._on_limited = on_limited
         self.subject_limits: list[RateLimitItem] = parse_many(settings.subject_rate)
         self.tenant_limits: list[RateLimitItem] = parse_many(settings.tenant_rate)
         self.control_subject_limits: list[RateLimitItem] = parse_many(settings.control_subject_rate)
@@ -69,6 +72,7 @@ class RequestLimiter:
             except Exception as exc:  # any storage failure: refuse rather than stop limiting
                 log.error("rate limit store failed; refusing requests until it answers", exc_info=exc)
                 raise RateLimitUnavailable() from None
+            self._on_limited(scope)
             raise RateLimited(math.ceil(max(reset - time.time(), 1.0)), scope=scope)
 
     def ping(self) -> bool:

@@ -174,6 +174,7 @@ def test_a_refused_upload_changes_nothing(control_limited: tuple[Services, TestC
         assert client.post("/v1/documents", json=doc, headers=root).status_code == 201
     assert client.post("/v1/documents", json={**_DOC, "id": "over"}, headers=root).status_code == 429
     assert services.documents.registry.get(TENANT, "over") is None
+    assert services.metrics.registry.get_sample_value("gateway_rate_limited_total", {"scope": "subject"}) == 1
     assert not [
         r for r in _rows_of(services, "root") if r["details"].get("document_id") == "over" and r["status"] == "ok"
     ]
