@@ -6,7 +6,7 @@ that no question is shared and that no evaluation reference appears in any passa
 (so no evaluation fact is even shown in training). Each example is a chat example, exactly what the
 local generator sends: the gateway's behaviour prompt as the system message, then
 ``gateway.generation.prompt.build_prompt``'s user message (four passages of the product's chunker,
-spotlighted with ids, then the question). The completion is the passage's sentence that holds the
+spotlighted with ids, the evidence note, then the question). The completion is the passage's sentence that holds the
 answer, copied, followed by the citation of that passage; or the refusal sentence when no passage
 holds it (the supporting chunk left out, with distractors from the same document first, or a
 question the corpus never answers).

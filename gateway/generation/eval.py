@@ -150,8 +150,11 @@ class _FixedAdapter:
         return self.adapter
 
 
-ENGINE_KEYS = ("extractive", "rag", "closed", "adapter", "hybrid", "hybrid-calibrated")
-"""Short names of the engines, in table order (``gateway generation eval --engines``)."""
+ENGINE_KEYS = ("extractive", "rag", "closed", "adapter", "hybrid", "hybrid-calibrated", "rag-no-note", "hybrid-no-note")
+"""Short names of the engines, in table order (``gateway generation eval --engines``). The ``-no-note``
+rows are ablations: the same engine without the prompt's evidence note (``prompt.evidence_note``), so
+the table shows what the note earns and what the adapter earns; they run only when named."""
+_ABLATIONS = frozenset({"rag-no-note", "hybrid-no-note"})
 
 
 def engines(
@@ -180,6 +183,24 @@ def engines(
                 ("hybrid", "hybrid (adapter + retrieval)",
                  lambda: ModelGenerator(model, fixed, max_new_tokens=max_new_tokens)),
             ]  # fmt: skip
+    if model is not None:
+        rows.append(
+            (
+                "rag-no-note",
+                "rag without the evidence note",
+                lambda: ModelGenerator(model, max_new_tokens=max_new_tokens, evidence_note=False),
+            )
+        )
+        if adapter is not None:
+            rows.append(
+                (
+                    "hybrid-no-note",
+                    "hybrid without the evidence note",
+                    lambda: ModelGenerator(
+                        model, _FixedAdapter(adapter), max_new_tokens=max_new_tokens, evidence_note=False
+                    ),
+                )
+            )
     if refusal_margin is not None:
         from gateway.generation.local import CalibratedRefusal, LocalTextModel  # noqa: PLC0415
 
@@ -191,7 +212,7 @@ def engines(
             lambda: ModelGenerator(calibrated, _FixedAdapter(adapter), max_new_tokens=max_new_tokens),
         ))  # fmt: skip
     for key, name, make in rows:
-        if only is None or key in only:
+        if (only is None and key not in _ABLATIONS) or (only is not None and key in only):
             yield name, make()
 
 

@@ -154,7 +154,14 @@ class ExtractiveGenerator:
             return Completion(text=NO_ANSWER, citations=(), answered=False, generator=self.name)
         return self._stitch(chosen, passages)
 
-    def _choose(self, question: str, passages: Sequence[Hit]) -> list[_Candidate]:
+    def best_passage(self, question: str, passages: Sequence[Hit]) -> int | None:
+        """The index of the passage holding the sentence this generator would quote first, or ``None``
+        when no sentence covers enough of the question (when it would say ``NO_ANSWER``). Model-backed
+        generators get this as the prompt's evidence note (``gateway.generation.prompt``)."""
+        ranked = self._ranked(question, passages)
+        return ranked[0].passage if ranked else None
+
+    def _ranked(self, question: str, passages: Sequence[Hit]) -> list[_Candidate]:
         query = frozenset(terms(question))
         rows = [
             (p, i, s.text, set(terms(s.text)), set(terms(f"{hit.title} {s.headings}")))
@@ -164,10 +171,13 @@ class ExtractiveGenerator:
         if not query or not rows:
             return []
         scorer = _Scorer(query, [row[3] for row in rows], bool(_QUANTITY_QUESTION.search(question)))
-        ranked = sorted(
+        return sorted(
             (c for c in (scorer.score(*row) for row in rows) if c.coverage >= self._min_coverage),
             key=lambda c: (-c.score, c.passage, c.position),
         )
+
+    def _choose(self, question: str, passages: Sequence[Hit]) -> list[_Candidate]:
+        ranked = self._ranked(question, passages)
         picked: list[_Candidate] = []
         seen: set[tuple[str, ...]] = set()
         for cand in ranked:

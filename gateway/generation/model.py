@@ -80,10 +80,15 @@ class TextModel(Protocol):
 class ModelGenerator:
     """A ``Generator`` (and ``StreamingGenerator``) over any ``TextModel``."""
 
-    def __init__(self, model: TextModel, resolver: AdapterResolver | None = None, *, max_new_tokens: int = 256) -> None:
+    def __init__(
+        self, model: TextModel, resolver: AdapterResolver | None = None, *, max_new_tokens: int = 256,
+        evidence_note: bool = True,
+    ) -> None:  # fmt: skip
         self.model = model
         self.resolver: AdapterResolver = resolver or NoAdapters()
         self.max_new_tokens = max_new_tokens
+        self.evidence_note = evidence_note
+        """The prompt's note on where the evidence is (``prompt.evidence_note``); off only for ablations."""
 
     @property
     def name(self) -> str:
@@ -99,7 +104,7 @@ class ModelGenerator:
         self, question: str, passages: Sequence[Hit], context: AskContext = NO_CONTEXT
     ) -> Iterator[Delta | Completion]:
         adapter = self._adapter(context.tenant)
-        prompt = build_prompt(question, passages, context)
+        prompt = build_prompt(question, passages, context, evidence=self.evidence_note)
         done = Completion(
             text=NO_ANSWER, citations=(), answered=False, generator=self.name, base_model=self.model.base_model,
             adapter=adapter.name if adapter else None, adapter_version=adapter.version if adapter else None,

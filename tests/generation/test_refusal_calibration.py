@@ -150,3 +150,17 @@ def test_the_eval_runs_only_the_engines_asked(model: LocalTextModel, tiny_adapte
     assert len(every) == 6 and every[0].startswith("extractive") and every[-1].startswith("hybrid + calibrated")
     with pytest.raises(ValueError):
         list(engines(model, acme, 8, ExtractiveGenerator(), only=["hybird"]))
+
+
+def test_the_note_ablations_run_only_when_named_and_leave_the_note_out(
+    model: LocalTextModel, tiny_adapters: dict[str, AdapterRef]
+) -> None:
+    acme = tiny_adapters["acme"]
+    default = dict(engines(model, acme, 8, ExtractiveGenerator()))
+    assert not any("without the evidence note" in n for n in default)
+    assert all(g.evidence_note for g in default.values() if isinstance(g, ModelGenerator))
+    named = dict(engines(model, acme, 8, ExtractiveGenerator(), only=["rag-no-note", "hybrid-no-note"]))
+    rag, hybrid = named["rag without the evidence note"], named["hybrid without the evidence note"]
+    assert isinstance(rag, ModelGenerator) and isinstance(hybrid, ModelGenerator)
+    assert not rag.evidence_note and not hybrid.evidence_note
+    assert rag.resolver.active_adapter("any") is None and hybrid.resolver.active_adapter("any") == acme

@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.generation.base import AskContext
-from gateway.generation.prompt import CitationFilter, build_prompt, citations_in, detect_conflicts
+from gateway.generation.extractive import ExtractiveGenerator
+from gateway.generation.prompt import (
+    NO_EVIDENCE_NOTE,
+    CitationFilter,
+    build_prompt,
+    citations_in,
+    detect_conflicts,
+)
 from gateway.generation.stream import HoldbackScrubber, RegexAnswerFilter, scrub_text
 from gateway.retrieval.base import Hit
 
@@ -92,6 +99,45 @@ def test_prompt_spotlights_passages_as_data_with_ids_dates_and_the_question() ->
     assert user["content"].count("<<end abc>>") == 2  # the forged delimiter was defanged
     assert user["content"].endswith("Question: When are expenses due?")
     assert set(prompt.sources) == {"S1", "S2"}
+
+
+@pytest.mark.parametrize(
+    ("question", "texts", "note"),
+    [
+        # the answer is in the second source: the note names S2, the source the quoter would quote
+        ("When are expense reports due?", ["The cafeteria opens at 8.", "Expense reports are due in 14 days."],
+         "Note: S2 holds the sentence that best matches the question."),
+        ("When are expense reports due?", ["Expense reports are due in 14 days.", "The cafeteria opens at 8."],
+         "Note: S1 holds the sentence that best matches the question."),
+        # nothing covers the question: the note says so
+        ("Who founded the company?", ["The cafeteria opens at 8.", "Expense reports are due in 14 days."],
+         NO_EVIDENCE_NOTE),
+    ],
+)  # fmt: skip
+def test_the_evidence_note_names_the_source_the_quoter_would_quote_or_none(
+    question: str, texts: list[str], note: str
+) -> None:
+    hits = [_hit(i, t) for i, t in enumerate(texts, start=1)]
+    user = build_prompt(question, hits, AskContext("t"), nonce="abc").messages[1]["content"]
+    assert user.endswith(f"<<end abc>>\n{note}\n\nQuestion: {question}")
+    best = ExtractiveGenerator().best_passage(question, hits)
+    assert note == (
+        NO_EVIDENCE_NOTE if best is None else f"Note: S{best + 1} holds the sentence that best matches the question."
+    )
+    assert ExtractiveGenerator().generate(question, hits).answered == (best is not None)
+    assert note not in build_prompt(question, hits, AskContext("t"), nonce="abc", evidence=False).messages[1]["content"]
+
+
+@given(st.lists(st.text(min_size=1, max_size=80), min_size=1, max_size=4), st.text(min_size=1, max_size=40))
+def test_the_evidence_note_never_carries_source_text(texts: list[str], question: str) -> None:
+    """Only ids leave the delimited blocks: the note is one of two fixed shapes whatever the sources say."""
+    hits = [_hit(i, t) for i, t in enumerate(texts, start=1)]
+    user = build_prompt(question, hits, AskContext("t"), nonce="abc").messages[1]["content"]
+    note = user.rsplit("<<end abc>>", 1)[1].split("\n\nQuestion: ", 1)[0].strip()
+    assert (
+        re.fullmatch(r"Note: S[1-4] holds the sentence that best matches the question\.", note)
+        or note == NO_EVIDENCE_NOTE
+    )
 
 
 def test_conflicting_dated_sources_name_the_newest() -> None:
