@@ -13,10 +13,12 @@ pickled by the parent: it never builds the synthetic corpus, which a gateway doe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
 import json
+import os
 import pickle
 import pstats
 import shutil
@@ -137,7 +139,8 @@ def reopen(directory: Path, requests: Path) -> None:
     """
     import gateway.app  # noqa: F401, PLC0415 - what a serving process has imported
 
-    reqs = pickle.loads(requests.read_bytes())  # noqa: S301 - written by the parent process
+    payload = pickle.loads(requests.read_bytes())  # noqa: S301 - written by the parent process
+    reqs, users = payload["requests"], payload["users"]
     kernel()
     gc.collect()
     baseline = state()
@@ -145,8 +148,10 @@ def reopen(directory: Path, requests: Path) -> None:
     retriever = EmbeddedRetriever(directory)
     seconds = time.perf_counter() - start
     opened = state()
-    for r in reqs:
-        retriever.search(r)
+    by_user: dict[str, list[float]] = {}
+    with threadpool_limits(1, "blas"):  # what `gateway serve` runs with
+        for user, r in zip(users, reqs, strict=True):
+            by_user.setdefault(user, []).extend(latencies(retriever.search, [r], warmup=0))
     searched = state()
     release_free_memory()  # diagnostic only: how much of the growth was free memory malloc held
     trimmed = state()
@@ -158,6 +163,7 @@ def reopen(directory: Path, requests: Path) -> None:
         "searched": searched,
         "trimmed": trimmed,
         "arrays": arrays_mb(retriever),
+        "search_ms": {user: percentiles(ms) for user, ms in by_user.items()},
     }
     print(json.dumps(out))
     retriever.close()
@@ -184,6 +190,10 @@ def main() -> None:
     p.add_argument("--dir", type=Path, default=None)
     p.add_argument("--keep", action="store_true", help="keep the index in --dir afterwards")
     p.add_argument("--reuse", action="store_true", help="search the index kept in --dir (no ingest figures)")
+    p.add_argument(
+        "--memory-limit-mb", type=int, default=1000,
+        help="also run the serving process inside a hard memory limit of this many MB (cgroup; root); 0: skip",
+    )  # fmt: skip
     p.add_argument("--reopen-only", type=Path, default=None, help="only the serving memory of the index in DIR")
     p.add_argument("--reopen", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--requests", type=Path, default=None, help=argparse.SUPPRESS)
@@ -210,22 +220,103 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def serving(args: argparse.Namespace, index: Path) -> dict[str, object]:
-    """Run ``reopen`` in a fresh process on the index in ``index`` (its requests pickled here)."""
+def serving(args: argparse.Namespace, index: Path, limit_mb: int | None = None) -> dict[str, object]:
+    """Run ``reopen`` in a fresh process on the index in ``index`` (its requests pickled here); with
+    ``limit_mb``, inside a hard memory limit (:class:`MemoryLimit`), and say whether it finished."""
     corpus = SyntheticCorpus(CorpusSpec(chunks=args.chunks))
     drawn = draw_queries(corpus, args.queries)
-    reqs = [request(q, corpus.acl_for(user)) for user in corpus.users() for q in drawn]
-    with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
-        f.write(pickle.dumps(reqs))
+    pairs = [(user.name, request(q, corpus.acl_for(user))) for user in corpus.users() for q in drawn]
+    payload = {"users": [u for u, _ in pairs], "requests": [r for _, r in pairs]}
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as f, MemoryLimit(limit_mb) as limit:
+        f.write(pickle.dumps(payload))
         f.flush()
         child = subprocess.run(
             [sys.executable, "-m", "bench.scale", "--reopen", str(index), "--requests", f.name],
             capture_output=True,
             text=True,
-            check=True,
+            check=limit_mb is None,
+            preexec_fn=limit.enter if limit_mb is not None else None,
         )
+        charged = limit.report()
+    if child.returncode != 0:  # killed by the limit (the kernel's OOM killer) or failed under it
+        return {"completed": False, "returncode": child.returncode, "limit": charged, "stderr": child.stderr[-400:]}
     cold: dict[str, object] = json.loads(child.stdout.strip().splitlines()[-1])
+    cold["completed"], cold["limit"] = True, charged
     return cold
+
+
+class MemoryLimit:
+    """A hard memory limit for one child process: a cgroup of its own (v1 ``memory`` controller,
+    or v2 where ``memory`` is enabled), ``limit_in_bytes`` / ``memory.max`` set, removed afterwards.
+
+    The kernel charges the group for everything the process makes resident: its anonymous memory
+    and the file pages it maps or reads (the index's tantivy and SQLite pages). Clean file pages are
+    reclaimed when the group nears its limit; anonymous memory (no swap here) cannot be, so a
+    process whose own memory exceeds the limit is killed by the OOM killer. Finishing every search
+    under the limit is the proof that it serves in that much memory. Needs root; without a
+    writable cgroup hierarchy ``available`` is False and nothing is limited.
+    """
+
+    V1 = Path("/sys/fs/cgroup/memory")
+    V2 = Path("/sys/fs/cgroup")
+
+    def __init__(self, limit_mb: int | None) -> None:
+        self.limit_mb = limit_mb
+        self.path: Path | None = None
+        self.v2 = False
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None
+
+    def __enter__(self) -> MemoryLimit:
+        if not self.limit_mb:
+            return self
+        name = f"bench-scale-{time.monotonic_ns()}"
+        limit = str(self.limit_mb * 2**20)
+        try:
+            if (self.V1 / "memory.limit_in_bytes").exists():
+                self.path = self.V1 / name
+                self.path.mkdir()
+                (self.path / "memory.limit_in_bytes").write_text(limit)
+            elif "memory" in (self.V2 / "cgroup.subtree_control").read_text().split():
+                self.path, self.v2 = self.V2 / name, True
+                self.path.mkdir()
+                (self.path / "memory.max").write_text(limit)
+                (self.path / "memory.swap.max").write_text("0")
+        except OSError:
+            self.__exit__()
+        return self
+
+    def enter(self) -> None:
+        """In the child, before ``exec``: join the group."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def report(self) -> dict[str, object]:
+        if self.path is None:
+            return {"limited": False}
+        if self.v2:
+            events = dict(line.split() for line in (self.path / "memory.events").read_text().splitlines())
+            peak = self.path / "memory.peak"
+            return {
+                "limited": True, "limit_mb": self.limit_mb, "oom_kills": int(events.get("oom_kill", 0)),
+                "peak_mb": int(peak.read_text()) / 2**20 if peak.exists() else None,
+                "hit_limit": int(events.get("max", 0)),
+            }  # fmt: skip
+        return {
+            "limited": True, "limit_mb": self.limit_mb,
+            "peak_mb": int((self.path / "memory.max_usage_in_bytes").read_text()) / 2**20,
+            "hit_limit": int((self.path / "memory.failcnt").read_text()),
+            "oom_kills": int(dict(line.split() for line in (self.path / "memory.oom_control").read_text().splitlines())
+                             .get("oom_kill", 0)),
+        }  # fmt: skip
+
+    def __exit__(self, *exc: object) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+            self.path = None
 
 
 def memory_report(
@@ -259,7 +350,29 @@ def memory_report(
     res.add("  of which anonymous / file-backed (MB)", f"{searched['RssAnon']:,.0f} / {searched['RssFile']:,.0f}")
     res.add("  of which the index (after searches minus before opening, MB)", searched["VmRSS"] - base["VmRSS"])
     res.add("serving process: peak RSS, open + searches (VmHWM, MB)", searched["VmHWM"])
+    for user, (p50, p95) in cold["search_ms"].items():  # type: ignore[attr-defined]
+        res.add(f"serving process: hybrid p50 / p95, {user}, 1 BLAS thread (ms)", f"{p50:.1f} / {p95:.1f}")
     res.add("index on disk (MB)", size_mb)
+    if args.memory_limit_mb:
+        limited = serving(args, index, args.memory_limit_mb)
+        res.limited = limited  # type: ignore[attr-defined]
+        charged: dict[str, object] = limited["limit"]  # type: ignore[assignment]
+        head = f"same serving process under a hard {args.memory_limit_mb:,} MB memory limit (cgroup)"
+        if not charged.get("limited"):
+            res.add(head, "not run: no writable cgroup memory controller (needs root)")
+            return res
+        res.add(f"{head}: open + every search finished", "yes" if limited["completed"] else "NO (killed)")
+        res.add("  peak charged to the group: anonymous + file pages (MB)", charged["peak_mb"])
+        res.add(
+            "  times the group hit its limit (pages reclaimed) / OOM kills",
+            f"{charged['hit_limit']} / {charged['oom_kills']}",
+        )
+        if limited["completed"]:
+            after = limited["searched"]["rss"]  # type: ignore[index]
+            split = f"{after['VmRSS']:,.0f} / {after['RssAnon']:,.0f} / {after['RssFile']:,.0f}"
+            res.add("  RSS after the searches: total / anonymous / file-backed (MB)", split)
+            for user, (p50, p95) in limited["search_ms"].items():  # type: ignore[attr-defined]
+                res.add(f"  hybrid p50 / p95, {user}, under the limit (ms)", f"{p50:.1f} / {p95:.1f}")
     return res
 
 
