@@ -141,11 +141,25 @@ class Phase:
     """Change of ``gateway_query_embeddings`` over the phase: LRU hit / miss, batcher forward passes."""
     cpu_seconds: float = 0.0
     """CPU time (user + system) the server process used during the measured requests."""
+    client_cpu_seconds: float = 0.0
+    """CPU time this load generator used meanwhile: it shares the machine's cores with the server."""
     wall_seconds: float = 0.0
 
     @property
     def cpu_ms_per_request(self) -> float:
         return self.cpu_seconds * 1000 / max(1, len(self.latencies_ms) + self.errors)
+
+    @property
+    def client_cpu_ms_per_request(self) -> float:
+        return self.client_cpu_seconds * 1000 / max(1, len(self.latencies_ms) + self.errors)
+
+    def ceiling(self, sequential_rate: float) -> float:
+        """The most this machine could give, as a multiple of ``sequential_rate``: every core busy with
+        this phase's measured CPU per request (server + load generator). A phase whose ``x seq req/s``
+        reaches it is bound by the cores; no server change short of less CPU per request lifts it."""
+        per_request = (self.cpu_seconds + self.client_cpu_seconds) / max(1, len(self.latencies_ms) + self.errors)
+        cores = os.cpu_count() or 1
+        return cores / per_request / sequential_rate if per_request and sequential_rate else float("nan")
 
     @property
     def cores_busy(self) -> float:
@@ -234,9 +248,10 @@ async def _phase(
                 else:
                     got.errors += 1
 
-        start = time.perf_counter()
+        start, own = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(workers)))
         got.wall_seconds = time.perf_counter() - start
+        got.client_cpu_seconds = time.process_time() - own
         got.cpu_seconds = process_cpu(pid) - cpu
         got.rate = len(bodies) / got.wall_seconds
         after = await query_embeddings(client)
@@ -257,8 +272,9 @@ def phase(
 COLUMNS = [
     "request", "mode", "server workers", "concurrent", "p50 ms", "p95 ms", "req/s", "errors", "x seq req/s",
     "p95 / seq p95", "answered", "LRU hit rate", "queries / forward pass", "server CPU ms / req",
-    "server cores busy", "x 1-worker seq req/s",
+    "server cores busy", "x 1-worker seq req/s", "client CPU ms / req", "ceiling x seq req/s",
 ]  # fmt: skip
+"""``ceiling x seq req/s``: :meth:`Phase.ceiling` against the same server's sequential phase."""
 
 MODES = {
     "batched": {},
@@ -363,6 +379,7 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
                             p95 / base95, f"{got.answered}/{len(bodies)}",
                             f"{got.lru_hit_rate:.0%}" if per_worker else "—", got.per_batch if per_worker else "—",
                             got.cpu_ms_per_request, got.cores_busy, got.rate / single.rate if single else "—",
+                            got.client_cpu_ms_per_request, got.ceiling(baseline.rate),
                         )  # fmt: skip
                 proc.terminate()
                 proc.wait(timeout=60)
