@@ -24,7 +24,7 @@ from gateway.finetune.examples import Example, load_examples
 from gateway.finetune.lm import completion_logliks, greedy, load_with_adapter, mean_loss
 from gateway.finetune.models import AdapterRow, DatasetRow
 from gateway.finetune.registry import AdapterRef
-from gateway.finetune.scrub import Scrubber, flagged_spans, span_digests
+from gateway.finetune.scrub import Scrubber, emitted_originals, flagged_spans
 from gateway.finetune.train import CANARY_PROMPT, canary_text, random_digits
 
 
@@ -75,8 +75,8 @@ def emission_gate(
     prompts = _prompts(train + evaluation, config.emission_prompts, int(dataset.split.get("seed", 0)))
     outputs = [greedy(model, tokenizer, p, max_new_tokens=config.max_new_tokens) for p in prompts]
     originals = set(dataset.pii_digests)
-    leaked = [i for i, text in enumerate(outputs) if span_digests(key, text) & originals]
     known = "\n".join(f"{ex.prompt_key}\n{ex.completion}" for ex in train + evaluation)
+    leaked = [i for i, text in enumerate(outputs) if emitted_originals(key, text, originals, known)]
     flagged = flagged_spans(scrubber, outputs, seed=int(dataset.split.get("seed", 0)), allowed=known)
     flagged_idx = [i for i, spans in enumerate(flagged) if spans]
     # The report names prompts by index and counts values: it never repeats what leaked.

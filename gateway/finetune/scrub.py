@@ -94,6 +94,32 @@ def span_digests(key: bytes, text: str, longest: int = MAX_SPAN_WORDS) -> set[st
     return {hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in spans}
 
 
+def emitted_originals(
+    key: bytes, text: str, originals: set[str], known: str, longest: int = MAX_SPAN_WORDS
+) -> list[str]:
+    """The word spans of ``text`` that are original values the scrubber replaced (their keyed digests
+    are in ``originals``), less those the scrubbed training text ``known`` itself contains.
+
+    The exception is for the scrubber's context-dependent decisions: spaCy tags the heading
+    "Winter shutdown" as a PERSON and the scrubber replaces that "Winter", while the sentence below
+    it, "closed for a winter shutdown", is kept. The adapter saw "winter" in the approved, scrubbed
+    data, so copying it from a prompt is not a leak of a value only the raw data held (found by the
+    gate on a real SmolLM2 adapter, session 6). A value replaced everywhere stays caught. Spans
+    are local to the check and never stored or reported.
+    """
+    ws = words(text)
+    if not ws or not originals:
+        return []
+    approved = f" {' '.join(words(known))} "
+    found = []
+    for n in range(1, longest + 1):
+        for i in range(len(ws) - n + 1):
+            span = " ".join(ws[i : i + n])
+            if hmac.new(key, span.encode(), hashlib.sha256).hexdigest() in originals and f" {span} " not in approved:
+                found.append(span)
+    return found
+
+
 def flagged_spans(scrubber: Scrubber, texts: Iterable[str], *, seed: int, allowed: str = "") -> list[list[str]]:
     """For each text, the spans the scrubber would replace, less pseudonyms found in ``allowed``.
 
