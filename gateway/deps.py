@@ -92,7 +92,7 @@ def provide_generator(settings: Settings, resolver: AdapterResolver | None = Non
             cfg.model_dir, max_concurrency=cfg.max_concurrency, timeout_seconds=cfg.timeout_seconds,
             threads=cfg.threads, refusal_margin=cfg.refusal_margin,
         )  # fmt: skip
-        return ModelGenerator(local, resolver, max_new_tokens=cfg.max_new_tokens)
+        return ModelGenerator(local, resolver, max_new_tokens=cfg.max_new_tokens, grounded=cfg.grounded)
     if settings.generator == "openai" and cfg.base_url:
         from gateway.generation.remote import OpenAITextModel  # noqa: PLC0415
 
@@ -101,7 +101,7 @@ def provide_generator(settings: Settings, resolver: AdapterResolver | None = Non
             api_key=cfg.api_key.get_secret_value() if cfg.api_key else None, timeout_seconds=cfg.timeout_seconds,
             retries=cfg.retries, max_concurrency=cfg.max_concurrency,
         )  # fmt: skip
-        return ModelGenerator(remote, resolver, max_new_tokens=cfg.max_new_tokens)
+        return ModelGenerator(remote, resolver, max_new_tokens=cfg.max_new_tokens, grounded=cfg.grounded)
     return ExtractiveGenerator()
 
 

@@ -330,6 +330,9 @@ class GenerationSettings(BaseSettings):
     max_new_tokens: int = Field(default=256, ge=1, le=4096)
     threads: int | None = None
     """``local``: torch threads (default: torch's choice)."""
+    grounded: bool = True
+    """Serve only sentences whose citations support them (``gateway.generation.grounding``); ``false``
+    passes the model's text through after the citation filter."""
     refusal_margin: float | None = None
     """``local``: decide refusals by likelihood (refusal vs best answer, mean token log-probability) with this
     margin, tuned on a behaviour dataset's eval split; unset: greedy decoding decides (docs/finetune.md)."""

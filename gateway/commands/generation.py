@@ -32,7 +32,8 @@ def generation() -> None:
               help="also run hybrid with the calibrated refusal at this margin (tuned on an eval split)")  # fmt: skip
 @click.option("--engines", "only", default=None,
               help="comma-separated subset of extractive,rag,closed,adapter,hybrid,hybrid-calibrated; the "
-                   "ablations rag-no-note,hybrid-no-note (no evidence note) run only when named")  # fmt: skip
+                   "ablations rag-no-note,hybrid-no-note (no evidence note), rag-ungrounded,hybrid-ungrounded "
+                   "(no grounding gate) run only when named")  # fmt: skip
 def eval_command(
     model_dir: Path | None, adapter_dir: Path | None, qa: Path, limit: int | None, max_new_tokens: int, embedder: str,
     json_out: Path | None, refusal_margin: float | None, only: str | None,

@@ -40,6 +40,8 @@ class Completion:
     """Citations the model made up (ids that were not retrieved): removed from ``text`` and counted."""
     conflicts: tuple[Mapping[str, Any], ...] = ()
     """Dated sources that disagree; each names the newest source, which the answer must follow."""
+    ungrounded_sentences: int = 0
+    """Sentences withheld because the sources they cite do not support them (``generation.grounding``)."""
 
     def audit_details(self) -> dict[str, Any]:
         """What the audit row records about how this answer was produced."""
@@ -50,6 +52,7 @@ class Completion:
             "adapter_id": self.adapter_id,
             "adapter_version": self.adapter_version,
             "invented_citations": self.invented_citations,
+            "ungrounded_sentences": self.ungrounded_sentences,
             "conflicts": [dict(c) for c in self.conflicts],
         }
 

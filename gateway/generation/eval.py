@@ -150,11 +150,26 @@ class _FixedAdapter:
         return self.adapter
 
 
-ENGINE_KEYS = ("extractive", "rag", "closed", "adapter", "hybrid", "hybrid-calibrated", "rag-no-note", "hybrid-no-note")
+ENGINE_KEYS = (
+    "extractive", "rag", "closed", "adapter", "hybrid", "hybrid-calibrated",
+    "rag-no-note", "hybrid-no-note", "rag-ungrounded", "hybrid-ungrounded",
+)  # fmt: skip
 """Short names of the engines, in table order (``gateway generation eval --engines``). The ``-no-note``
-rows are ablations: the same engine without the prompt's evidence note (``prompt.evidence_note``), so
-the table shows what the note earns and what the adapter earns; they run only when named."""
-_ABLATIONS = frozenset({"rag-no-note", "hybrid-no-note"})
+and ``-ungrounded`` rows are ablations: the same engine without the prompt's evidence note
+(``prompt.evidence_note``) or without the grounding gate (``generation.grounding``), so the table
+shows what each earns and what the adapter earns; they run only when named."""
+_ABLATIONS = {
+    "rag-no-note": ("rag without the evidence note", {"evidence_note": False}),
+    "hybrid-no-note": ("hybrid without the evidence note", {"evidence_note": False}),
+    "rag-ungrounded": ("rag without the grounding gate", {"grounded": False}),
+    "hybrid-ungrounded": ("hybrid without the grounding gate", {"grounded": False}),
+}
+
+
+def _ablation(
+    model: TextModel, resolver: _FixedAdapter | None, max_new_tokens: int, off: dict[str, bool]
+) -> Callable[[], Generator]:
+    return lambda: ModelGenerator(model, resolver, max_new_tokens=max_new_tokens, **off)
 
 
 def engines(
@@ -184,23 +199,11 @@ def engines(
                  lambda: ModelGenerator(model, fixed, max_new_tokens=max_new_tokens)),
             ]  # fmt: skip
     if model is not None:
-        rows.append(
-            (
-                "rag-no-note",
-                "rag without the evidence note",
-                lambda: ModelGenerator(model, max_new_tokens=max_new_tokens, evidence_note=False),
-            )
-        )
-        if adapter is not None:
-            rows.append(
-                (
-                    "hybrid-no-note",
-                    "hybrid without the evidence note",
-                    lambda: ModelGenerator(
-                        model, _FixedAdapter(adapter), max_new_tokens=max_new_tokens, evidence_note=False
-                    ),
-                )
-            )
+        for key, (name, off) in _ABLATIONS.items():
+            if key.startswith("rag"):
+                rows.append((key, name, _ablation(model, None, max_new_tokens, off)))
+            elif adapter is not None:
+                rows.append((key, name, _ablation(model, _FixedAdapter(adapter), max_new_tokens, off)))
     if refusal_margin is not None:
         from gateway.generation.local import CalibratedRefusal, LocalTextModel  # noqa: PLC0415
 

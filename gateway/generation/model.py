@@ -16,6 +16,7 @@ from typing import Protocol
 
 from gateway.errors import GatewayError, GeneratorUnavailable
 from gateway.generation.base import NO_ANSWER, NO_CONTEXT, AskContext, Completion, Delta
+from gateway.generation.grounding import GroundingGate
 from gateway.generation.prompt import CitationFilter, build_prompt, citations_in
 from gateway.generation.stream import HoldbackScrubber
 from gateway.retrieval.base import Hit
@@ -82,13 +83,15 @@ class ModelGenerator:
 
     def __init__(
         self, model: TextModel, resolver: AdapterResolver | None = None, *, max_new_tokens: int = 256,
-        evidence_note: bool = True,
+        evidence_note: bool = True, grounded: bool = True,
     ) -> None:  # fmt: skip
         self.model = model
         self.resolver: AdapterResolver = resolver or NoAdapters()
         self.max_new_tokens = max_new_tokens
         self.evidence_note = evidence_note
         """The prompt's note on where the evidence is (``prompt.evidence_note``); off only for ablations."""
+        self.grounded = grounded
+        """Withhold sentences their citations do not support (``generation.grounding``)."""
 
     @property
     def name(self) -> str:
@@ -116,15 +119,20 @@ class ModelGenerator:
             yield done
             return
         scrubber = HoldbackScrubber([CitationFilter(prompt.sources)])
+        gate = GroundingGate(prompt.sources) if self.grounded else None
         parts: list[str] = []
         for piece in self.model.stream(prompt.messages, adapter, self.max_new_tokens):
             out = scrubber.feed(piece)
+            if gate is not None:
+                out = gate.feed(out)
             if not parts:
                 out = out.lstrip()
             if out:
                 parts.append(out)
                 yield Delta(out)
         tail = scrubber.flush()
+        if gate is not None:
+            tail = gate.feed(tail) + gate.flush()
         tail = tail.rstrip() if parts else tail.strip()
         if tail:
             parts.append(tail)
@@ -139,8 +147,9 @@ class ModelGenerator:
         markers = {c.marker for c in citations}
         conflicts = tuple({**c, "answer_cites_newest": int(c["newest"][1:]) in markers} for c in prompt.conflicts)
         yield replace(
-            done, text=text, citations=citations, answered=answered, invented_citations=invented, conflicts=conflicts
-        )
+            done, text=text, citations=citations, answered=answered, invented_citations=invented, conflicts=conflicts,
+            ungrounded_sentences=gate.dropped if gate is not None else 0,
+        )  # fmt: skip
 
     def _adapter(self, tenant: str) -> AdapterInfo | None:
         if not tenant:

@@ -16,9 +16,12 @@ from litestar.testing import TestClient
 from gateway.app import create_app
 from gateway.auth.principal import Principal
 from gateway.deps import Services, build_services
+from gateway.generation.base import NO_ANSWER
+from gateway.generation.model import ModelGenerator
 from gateway.generation.stream import RegexAnswerFilter
 from gateway.ingest.documents import Submission
 from gateway.ingest.trail import Context
+from gateway.settings import GenerationSettings
 from tests.e2e.conftest import TENANT, make_settings
 from tests.e2e.test_audit_invariant import refuse_audit_inserts
 from tests.tinylm import Upstream
@@ -36,8 +39,9 @@ class ContactFilter(RegexAnswerFilter):
 
 @pytest.fixture
 def services(data_dir: Path, openai_upstream: tuple[Upstream, str]) -> Iterator[Services]:
+    # The model's raw text through the citation and answer filters: the grounding gate has its own test below.
     generation = {"base_url": openai_upstream[1], "model": "tiny", "retries": 0, "timeout_seconds": 1.5,
-                  "max_new_tokens": 8}  # fmt: skip
+                  "max_new_tokens": 8, "grounded": False}  # fmt: skip
     svc = build_services(make_settings(data_dir, generator="openai", generation=generation))
     yield svc
     svc.close()
@@ -84,6 +88,24 @@ def test_a_streamed_answer_is_filtered_across_deltas_and_cites_only_what_was_ret
         1,
     )
     assert row["guards"]["ContactFilter"] == {"removed": 1}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_by_default_an_uncited_or_unsupported_sentence_never_reaches_the_caller_and_the_row_counts_it(
+    client: TestClient[Any], services: Services, upstream: Upstream, auth: Auth, stream: bool
+) -> None:
+    assert GenerationSettings().grounded  # the default; this file's fixture turns it off for the raw-text tests
+    generator = services.pipeline.generator
+    assert isinstance(generator, ModelGenerator)
+    generator.grounded = True
+    # an invented claim with no citation, then one citing a retrieved passage it does not come from
+    upstream.script = ["Carshal LLP represents Northwind. ", "The board decided to acquire Tidewater Labs [S1]."]
+    r = client.post("/v1/ask", json={**QUESTION, "stream": stream}, headers=auth("alice", ["engineering"]))
+    assert r.status_code == 200
+    answer = events(r.text)[-1][1]["answer"] if stream else r.json()["answer"]
+    assert answer == NO_ANSWER and "Carshal" not in r.text and "Tidewater" not in r.text
+    row = last_ask(services)
+    assert row["answer"] == NO_ANSWER and row["details"]["generation"]["ungrounded_sentences"] == 2
 
 
 def test_the_tiny_model_answers_through_http_without_streaming(

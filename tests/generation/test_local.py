@@ -89,7 +89,7 @@ def test_a_too_slow_answer_is_unavailable_not_truncated(tiny_dir: Path, local_mo
 
 
 def test_requests_beyond_the_concurrency_bound_get_busy_at_once(local_model: LocalTextModel) -> None:
-    generator = ModelGenerator(local_model, max_new_tokens=200)
+    generator = ModelGenerator(local_model, max_new_tokens=200, grounded=False)  # pieces as they come
     holding: Iterator[object] = iter(generator.stream(QUESTION, PASSAGES, AskContext("t")))
     next(holding)  # the first piece: this request now holds the only slot
     try:
