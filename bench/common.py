@@ -6,7 +6,9 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,33 @@ def machine() -> str:
         f"{date}; {os.cpu_count()} cores, {cpu}, {mem_kb / 1024 / 1024:.0f} GiB RAM; "
         f"Python {platform.python_version()}; load average {load:.2f} at start"
     )
+
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+"""The PostgreSQL every machine here runs (trust auth); benches create a database of their own in it."""
+
+
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one bench run, set as ``GATEWAY_DATABASE_URL`` (and the dev
+    issuer forced: a throwaway database on 127.0.0.1) for the servers it starts; dropped afterwards."""
+    from sqlalchemy import create_engine, text  # noqa: PLC0415 - only benches that use PostgreSQL
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    saved = {k: os.environ.get(k) for k in ("GATEWAY_DATABASE_URL", "GATEWAY_FORCE_DEV_ISSUER")}
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        os.environ["GATEWAY_DATABASE_URL"] = url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+        os.environ["GATEWAY_FORCE_DEV_ISSUER"] = "true"
+        yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,8 +40,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from sqlalchemy import create_engine, text
 
-from bench.common import Report, console, machine, percentiles
+from bench.common import Report, console, machine, percentiles, throwaway_postgres
 from bench.indexed import visible_questions, write_indexed
 from bench.synthetic import CorpusSpec, SyntheticCorpus
 from gateway.auth.dev import mint_dev_token
@@ -291,26 +291,27 @@ MODES = {
 
 def stage_medians(data_dir: Path, after: int) -> dict[str, dict[str, float]]:
     """Median per-stage server latencies from the audit rows after sequence ``after``, per kind."""
-    db = sqlite3.connect(data_dir / "gateway.sqlite3")
     stages: dict[str, dict[str, list[float]]] = {}
-    rows = db.execute(
-        "SELECT kind, latencies_ms FROM audit_log WHERE kind IN ('search', 'ask') AND sequence > ?", (after,)
-    )
-    for kind, raw in rows:
-        for name, ms in json.loads(raw).items():
-            stages.setdefault(kind, {}).setdefault(name, []).append(float(ms))
-    db.close()
+    query = "SELECT kind, latencies_ms FROM audit_log WHERE kind IN ('search', 'ask') AND sequence > :after"
+    engine = create_engine(database_url(data_dir))
+    with engine.connect() as conn:
+        for kind, raw in conn.execute(text(query), {"after": after}):
+            values = raw if isinstance(raw, dict) else json.loads(raw)  # JSON column: dict on PostgreSQL
+            for name, ms in values.items():
+                stages.setdefault(kind, {}).setdefault(name, []).append(float(ms))
+    engine.dispose()
     return {k: {n: float(np.median(v)) for n, v in s.items()} for k, s in stages.items()}
 
 
 def audit_head(data_dir: Path) -> int:
-    db = sqlite3.connect(data_dir / "gateway.sqlite3")
-    (head,) = db.execute("SELECT coalesce(max(sequence), 0) FROM audit_log").fetchone()
-    db.close()
+    engine = create_engine(database_url(data_dir))
+    with engine.connect() as conn:
+        head = conn.execute(text("SELECT coalesce(max(sequence), 0) FROM audit_log")).scalar_one()
+    engine.dispose()
     return int(head)
 
 
-def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
+def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="10k chunks, 40 requests per phase")
     p.add_argument("--chunks", type=int, default=100_000)
@@ -319,9 +320,20 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
     p.add_argument("--modes", default="batched,naive")
     p.add_argument("--workers", default="1", help="comma-separated server process counts, e.g. 1,2")
     p.add_argument("--dir", type=Path, default=None)
+    p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                   help="the servers' database (audit chain, registry): SQLite in the data dir, or a throwaway "
+                        "database in the local PostgreSQL")  # fmt: skip
     args = p.parse_args()
     if args.quick:
         args.chunks, args.requests = 10_000, 40
+    if args.database == "postgres":
+        with throwaway_postgres("bench_http"):
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:  # noqa: PLR0915 - a straight-line script reads best here
     levels = [int(x) for x in args.concurrency.split(",")]
     modes = args.modes.split(",")
     process_counts = [int(x) for x in args.workers.split(",")]
@@ -347,7 +359,7 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
         warm_texts, texts = texts[:64], texts[64:]
         report = Report(
             f"Throughput under concurrency, client-side over loopback (gateway serve --workers "
-            f"{args.workers}; {corpus.spec.chunks:,} "
+            f"{args.workers}; {args.database}; {corpus.spec.chunks:,} "
             "chunks; real embedder; fresh questions per phase)",
             COLUMNS,
         )
@@ -394,7 +406,7 @@ def main() -> None:  # noqa: PLR0915 - a straight-line script reads best here
             for kind, values in sorted(stages.items()):
                 breakdown.add(f"{mode}, {kind}", *(values.get(s, "—") for s in stage_names))
         breakdown.print()
-        out = RESULTS / ("http-quick.md" if args.quick else "http.md")
+        out = RESULTS / f"http{'-quick' if args.quick else ''}{'-postgres' if args.database == 'postgres' else ''}.md"
         out.write_text(machine() + "\n\n" + report.markdown() + "\n" + breakdown.markdown(), encoding="utf-8")
         console.print(f"markdown tables: {out}")
     finally:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import shutil
 import subprocess
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 from sqlalchemy import create_engine, text
 
-from bench.common import Report, console, machine
+from bench.common import Report, console, machine, throwaway_postgres
 from bench.http import BIN, environment, free_port, prepare, start_server
 from bench.indexed import visible_questions
 from bench.synthetic import CorpusSpec, SyntheticCorpus
@@ -42,7 +42,6 @@ from gateway.auth.dev import mint_dev_token
 from gateway.settings import Settings
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TOO_LONG = "x" * 5000
 
 
@@ -123,56 +122,42 @@ def after_load(backend: str, url: str, data_dir: Path, statuses: Counter[tuple[s
 
 def run_backend(backend: str, args: argparse.Namespace, report: Report, checks: Report) -> bool:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-load-{backend}-"))
-    db_name = f"bench_load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT") if backend == "postgres" else None
-    saved = {k: os.environ.get(k) for k in ("GATEWAY_DATABASE_URL", "GATEWAY_FORCE_DEV_ISSUER")}
     proc = None
     try:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-            os.environ["GATEWAY_DATABASE_URL"] = f"{PG_ADMIN.rsplit('/', 1)[0]}/{db_name}"
-            os.environ["GATEWAY_FORCE_DEV_ISSUER"] = "true"  # a throwaway bench database on 127.0.0.1
-        url = os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{data_dir / 'gateway.sqlite3'}"
-        corpus = SyntheticCorpus(CorpusSpec(chunks=args.chunks))
-        prepare(corpus, data_dir)
-        settings = Settings(
-            environment="development", dev_issuer=True, data_dir=data_dir, oidc={"tenant_claim": "tenant"}
-        )
-        tokens = [
-            {"Authorization": "Bearer " + mint_dev_token(settings, u.name, list(u.groups), tenant=corpus.spec.tenant)}
-            for u in corpus.users()
-        ]
-        # Per persona, passages it may read (asks retrieve something answerable), 2,000 distinct each.
-        questions = [visible_questions(corpus, u, 2_000) for u in corpus.users()]
-        port = free_port()
-        proc = start_server(data_dir, port, {})
-        samples, statuses, wall = asyncio.run(
-            drive(f"http://127.0.0.1:{port}", tokens, questions, args.users, args.seconds)
-        )
-        proc.terminate()  # graceful: the shutdown anchor signs the final head
-        proc.wait(timeout=60)
-        proc = None
-        for endpoint in ("ask", "search"):
-            ms = np.asarray(samples.get(endpoint, [0.0]))
-            p50, p95, p99 = (float(np.percentile(ms, q)) for q in (50, 95, 99))
-            codes = ", ".join(f"{c}: {n}" for (e, c), n in sorted(statuses.items()) if e == endpoint)
-            report.add(backend, f"POST /v1/{endpoint}", args.users, len(ms) / wall, p50, p95, p99, codes)
-        ok = after_load(backend, url, data_dir, statuses, checks)
-        return ok
+        with throwaway_postgres("bench_load") if backend == "postgres" else contextlib.nullcontext():
+            url = os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{data_dir / 'gateway.sqlite3'}"
+            corpus = SyntheticCorpus(CorpusSpec(chunks=args.chunks))
+            prepare(corpus, data_dir)
+            settings = Settings(
+                environment="development", dev_issuer=True, data_dir=data_dir, oidc={"tenant_claim": "tenant"}
+            )
+            tokens = [
+                {
+                    "Authorization": "Bearer "
+                    + mint_dev_token(settings, u.name, list(u.groups), tenant=corpus.spec.tenant)
+                }
+                for u in corpus.users()
+            ]
+            # Per persona, passages it may read (asks retrieve something answerable), 2,000 distinct each.
+            questions = [visible_questions(corpus, u, 2_000) for u in corpus.users()]
+            port = free_port()
+            proc = start_server(data_dir, port, {})
+            samples, statuses, wall = asyncio.run(
+                drive(f"http://127.0.0.1:{port}", tokens, questions, args.users, args.seconds)
+            )
+            proc.terminate()  # graceful: the shutdown anchor signs the final head
+            proc.wait(timeout=60)
+            proc = None
+            for endpoint in ("ask", "search"):
+                ms = np.asarray(samples.get(endpoint, [0.0]))
+                p50, p95, p99 = (float(np.percentile(ms, q)) for q in (50, 95, 99))
+                codes = ", ".join(f"{c}: {n}" for (e, c), n in sorted(statuses.items()) if e == endpoint)
+                report.add(backend, f"POST /v1/{endpoint}", args.users, len(ms) / wall, p50, p95, p99, codes)
+            return after_load(backend, url, data_dir, statuses, checks)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=30)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-            admin.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
