@@ -83,14 +83,21 @@ def serve(host: str, port: int, workers: int) -> None:
     if workers == 1:
         uvicorn.run("gateway.app:create_app", **options)
         return
-    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+    from gateway.supervisor import BalancedMultiprocess, reuseport_listeners  # noqa: PLC0415
 
-    listener = tcp_listener(host, port)
-    console.print(f"gateway: {workers} workers on http://{host}:{listener.getsockname()[1]}")
-    Multiprocess(uvicorn.Config("gateway.app:create_app", **options), sockets=[listener]).run()
+    listeners = reuseport_listeners(host, port, workers)
+    if listeners is None:  # no SO_REUSEPORT here: one shared listener, uvicorn's own supervisor
+        from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+        listener = tcp_listener(host, port)
+        console.print(f"gateway: {workers} workers on http://{host}:{listener.getsockname()[1]} (one shared listener)")
+        Multiprocess(uvicorn.Config("gateway.app:create_app", **options), sockets=[listener]).run()
+        return
+    console.print(f"gateway: {workers} workers on http://{host}:{listeners[0].getsockname()[1]}")
+    BalancedMultiprocess(uvicorn.Config("gateway.app:create_app", **options), listeners).run()
 
 
-def tcp_listener(host: str, port: int) -> socket.socket:
+def tcp_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """The listening socket the workers share, created with ``proto=IPPROTO_TCP``.
 
     uvicorn's own (``Config.bind_socket``) leaves ``proto`` 0; accepted sockets inherit it, and
@@ -101,6 +108,8 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

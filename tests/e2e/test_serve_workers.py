@@ -8,6 +8,7 @@ the audit chain, appended to by both processes, verifies, with exactly one row p
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
@@ -123,3 +124,45 @@ def _ingest_then_ask(base: str, env: dict[str, str]) -> list[httpx.Response]:
         assert [c["document_id"] for c in body["citations"]][:1] == ["oncall"]
 
     return responses
+
+
+def _established_by_pid(port: int) -> dict[int, int]:
+    """Established TCP connections whose local port is ``port``, counted per owning process (``/proc``)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                    inodes.add(fields[9])
+    owners: dict[int, int] = {}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            for fd in fd_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    target = str(fd.readlink())
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        pid = int(fd_dir.parent.name)
+                        owners[pid] = owners.get(pid, 0) + 1
+    return owners
+
+
+async def _open_together(base: str, port: int, n: int) -> dict[int, int]:
+    """``n`` keep-alive connections opened in one burst (one event loop, as a client pool does), then
+    who holds them."""
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=n)) as client:
+        responses = await asyncio.gather(*(client.get("/readyz") for _ in range(n)))
+        assert all(r.status_code == 200 for r in responses)
+        return _established_by_pid(port)
+
+
+def test_connections_opened_together_are_spread_over_both_workers(tmp_path: Path) -> None:
+    """Before: both workers shared one listening socket and the first to wake accepted every pending
+    connection: 32 keep-alive connections opened in one burst landed 32/0, 20/12, 31/1 (one process
+    did all the work). Now each worker has its own SO_REUSEPORT socket and the kernel spreads them."""
+    with two_workers(tmp_path, None) as (base, _):
+        port = int(base.rsplit(":", 1)[1])
+        rounds = [asyncio.run(_open_together(base, port, 32)) for _ in range(5)]
+    for by_pid in rounds:
+        assert sum(by_pid.values()) == 32 and len(by_pid) == 2, rounds
+        assert min(by_pid.values()) >= 4, rounds  # a fair split; P(< 4 of 32) ≈ 2e-6 for a random hash
