@@ -76,7 +76,7 @@ def emission_gate(
     outputs = [greedy(model, tokenizer, p, max_new_tokens=config.max_new_tokens) for p in prompts]
     originals = set(dataset.pii_digests)
     known = "\n".join(f"{ex.prompt_key}\n{ex.completion}" for ex in train + evaluation)
-    leaked = [i for i, text in enumerate(outputs) if emitted_originals(key, text, originals, known)]
+    leaked = [i for i, found in enumerate(emitted_originals(key, outputs, originals, known)) if found]
     flagged = flagged_spans(scrubber, outputs, seed=int(dataset.split.get("seed", 0)), allowed=known)
     flagged_idx = [i for i, spans in enumerate(flagged) if spans]
     # The report names prompts by index and counts values: it never repeats what leaked.

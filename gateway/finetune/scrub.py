@@ -12,7 +12,7 @@ import difflib
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.errors import ServiceUnavailable
@@ -87,18 +87,20 @@ def digest(key: bytes, value: str) -> str:
     return hmac.new(key, " ".join(words(value)).encode(), hashlib.sha256).hexdigest()
 
 
-def span_digests(key: bytes, text: str, longest: int = MAX_SPAN_WORDS) -> set[str]:
-    """The digests of every run of 1..``longest`` words of ``text``."""
+def spans(text: str, longest: int = MAX_SPAN_WORDS) -> Iterator[str]:
+    """Every run of 1..``longest`` words of ``text``, normalised like :func:`words`."""
     ws = words(text)
-    spans = (" ".join(ws[i : i + n]) for n in range(1, longest + 1) for i in range(len(ws) - n + 1))
-    return {hmac.new(key, s.encode(), hashlib.sha256).hexdigest() for s in spans}
+    return (" ".join(ws[i : i + n]) for n in range(1, longest + 1) for i in range(len(ws) - n + 1))
 
 
-def emitted_originals(
-    key: bytes, text: str, originals: set[str], known: str, longest: int = MAX_SPAN_WORDS
-) -> list[str]:
-    """The word spans of ``text`` that are original values the scrubber replaced (their keyed digests
-    are in ``originals``), less those the scrubbed training text ``known`` itself contains.
+def _padded(text: str) -> str:
+    """``text``'s normalised words between spaces: a span is in it iff ``f" {span} "`` is."""
+    return f" {' '.join(words(text))} "
+
+
+def emitted_originals(key: bytes, texts: Iterable[str], originals: set[str], known: str) -> list[list[str]]:
+    """For each text, its word spans that are original values the scrubber replaced (their keyed
+    digests are in ``originals``), less those the scrubbed training text ``known`` itself contains.
 
     The exception is for the scrubber's context-dependent decisions: spaCy tags the heading
     "Winter shutdown" as a PERSON and the scrubber replaces that "Winter", while the sentence below
@@ -107,17 +109,11 @@ def emitted_originals(
     gate on a real SmolLM2 adapter, session 6). A value replaced everywhere stays caught. Spans
     are local to the check and never stored or reported.
     """
-    ws = words(text)
-    if not ws or not originals:
-        return []
-    approved = f" {' '.join(words(known))} "
-    found = []
-    for n in range(1, longest + 1):
-        for i in range(len(ws) - n + 1):
-            span = " ".join(ws[i : i + n])
-            if hmac.new(key, span.encode(), hashlib.sha256).hexdigest() in originals and f" {span} " not in approved:
-                found.append(span)
-    return found
+    approved = _padded(known)  # once for every text: the training text is large
+    return [
+        [s for s in spans(text) if digest(key, s) in originals and f" {s} " not in approved] if originals else []
+        for text in texts
+    ]
 
 
 def flagged_spans(scrubber: Scrubber, texts: Iterable[str], *, seed: int, allowed: str = "") -> list[list[str]]:
@@ -127,9 +123,9 @@ def flagged_spans(scrubber: Scrubber, texts: Iterable[str], *, seed: int, allowe
     """
     items = list(texts)
     scrubbed, _ = scrubber.scrub_records([{"text": t} for t in items], seed=seed)
-    known = f" {' '.join(words(allowed))} "
+    known = _padded(allowed)
     result = []
     for text, after in zip(items, scrubbed, strict=True):
         values, _ = replaced_spans(text, after.get("text", ""))
-        result.append([v for v in values if f" {' '.join(words(v))} " not in known])
+        result.append([v for v in values if _padded(v) not in known])
     return result
