@@ -36,6 +36,7 @@ from typing import Any
 from gateway.auth.principal import Principal
 from gateway.generation.base import NO_ANSWER, NO_CONTEXT, AskContext, Completion, Generator
 from gateway.generation.extractive import split_sentences, terms
+from gateway.generation.grounding import covers
 from gateway.generation.model import AdapterInfo, ModelGenerator, TextModel
 from gateway.generation.prompt import INSTRUCTIONS
 from gateway.pipeline import AnswerPipeline
@@ -103,8 +104,8 @@ def faithfulness(completion: Completion, hits: Sequence[Hit]) -> float:
     by_chunk = {h.chunk_id: set(terms(h.text)) for h in hits}
     support = set().union(*(by_chunk.get(c.chunk_id, set()) for c in completion.citations))
     sentences = [s.text for s in split_sentences(_CITATION.sub("", completion.text))]
-    scored = [len(set(terms(s)) & support) / len(set(terms(s))) for s in sentences if terms(s)]
-    return statistics.fmean(1.0 if x >= 0.5 else 0.0 for x in scored) if scored else 0.0
+    scored = [1.0 if covers(support, s) else 0.0 for s in sentences if terms(s)]
+    return statistics.fmean(scored) if scored else 0.0
 
 
 def score(scores: Scores, item: QAItem, completion: Completion, hits: Sequence[Hit], ms: float) -> None:

@@ -33,18 +33,27 @@ MIN_SUPPORT = 0.5
 """Share of a sentence's content terms that its cited sources must contain (the eval's faithfulness test)."""
 
 
-def grounded(unit: str, sources: Mapping[str, Hit]) -> bool:
-    """Does ``unit`` (a sentence with its ``[n]`` markers) cite a retrieved source that supports it?"""
-    cited = [sources[f"S{n}"] for n in dict.fromkeys(_MARKER.findall(unit)) if f"S{n}" in sources]
+def covers(support: set[str], text: str) -> bool:
+    """At least :data:`MIN_SUPPORT` of ``text``'s content terms are in ``support`` (False when it has none).
+    The eval's faithfulness column (``generation.eval.faithfulness``) scores sentences with it too."""
+    own = set(terms(text))
+    return bool(own) and len(own & support) >= MIN_SUPPORT * len(own)
+
+
+def grounded(unit: str, sources: Mapping[str, Hit], source_terms: dict[str, set[str]] | None = None) -> bool:
+    """Does ``unit`` (a sentence with its ``[n]`` markers) cite a retrieved source that supports it?
+
+    ``source_terms`` caches each source's content terms across the units of one answer."""
+    cited = [sid for sid in (f"S{n}" for n in dict.fromkeys(_MARKER.findall(unit))) if sid in sources]
     if not cited:
         return False
-    own = set(terms(_MARKER.sub(" ", unit)))
-    if not own:  # markers and stop words only: nothing to serve
-        return False
+    cache = {} if source_terms is None else source_terms
     support: set[str] = set()
-    for hit in cited:
-        support.update(terms(f"{hit.title} {hit.text}"))
-    return len(own & support) / len(own) >= MIN_SUPPORT
+    for sid in cited:
+        if sid not in cache:
+            cache[sid] = set(terms(f"{sources[sid].title} {sources[sid].text}"))
+        support |= cache[sid]
+    return covers(support, _MARKER.sub(" ", unit))  # markers and stop words only: nothing to serve
 
 
 class GroundingGate:
@@ -52,6 +61,7 @@ class GroundingGate:
 
     def __init__(self, sources: Mapping[str, Hit]) -> None:
         self._sources = sources
+        self._terms: dict[str, set[str]] = {}
         self._buffer = ""
         self._shown = False
         self.dropped = 0
@@ -73,7 +83,7 @@ class GroundingGate:
         unit = unit.strip()
         if not unit:
             return ""
-        if not grounded(unit, self._sources):
+        if not grounded(unit, self._sources, self._terms):
             self.dropped += 1
             return ""
         prefix = " " if self._shown else ""
